@@ -1,0 +1,3 @@
+"""procexport: Procfile + formation -> init system configuration."""
+
+__version__ = "0.1.0"

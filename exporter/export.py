@@ -1,0 +1,37 @@
+"""One export, end to end: inputs -> plan -> rendering -> destination."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from exporter.errors import ExportError
+from exporter.formation import Options, load_formation
+from exporter.formats import FORMAT_NAMES, render
+from exporter.plan import build_plan
+from exporter.sync import preview, write_rendering
+
+
+def run_export(
+    format_name: str,
+    location: Path | None,
+    options: Options,
+    *,
+    template_dir: Path | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+) -> int:
+    """Exit status: 0 done, 1 --dry-run found changes; bad input raises ExportError."""
+    if format_name not in FORMAT_NAMES:
+        raise ExportError(f"unknown format {format_name!r}: use one of {', '.join(FORMAT_NAMES)}")
+    if dry_run and location is None:
+        raise ExportError("--dry-run needs a LOCATION to compare with")
+    if template_dir is not None and not template_dir.is_dir():
+        raise ExportError("--template: no such directory", str(template_dir))
+    plan = build_plan(load_formation(options, Path.cwd()))
+    rendering = render(format_name, plan, template_dir)
+    if location is None:
+        sys.stdout.write(preview(rendering))
+        return 0
+    write_rendering(location, rendering)
+    return 0

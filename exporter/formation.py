@@ -1,0 +1,267 @@
+"""Resolve the inputs (options, formation.toml, Procfile, .env files) into one Formation.
+
+Precedence: [process.T] settings beat app-wide ones; the command line beats the file; the
+file beats the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exporter.dotenv import DotenvEntry, parse_dotenv
+from exporter.errors import ExportError
+from exporter.formation_file import FormationFile, key_line, load_formation_file
+from exporter.procfile import parse_procfile
+from exporter.textfile import read_text
+
+APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+ACCOUNT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}|[0-9]{1,10}")
+SHELL_PATH = re.compile(r"/[A-Za-z0-9/._+-]*")
+ENV_MODES = ("inline", "file")
+DEFAULTS = {"port": 5000, "timeout": 30, "stop_signal": "TERM", "shell": "/bin/sh"}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line said; None or empty means 'not given'."""
+
+    procfile: str | None = None
+    formation_file: str | None = None
+    formation: tuple[str, ...] = ()
+    app: str | None = None
+    user: str | None = None
+    root: str | None = None
+    log: str | None = None
+    port: int | None = None
+    env_files: tuple[str, ...] = ()
+    timeout: int | None = None
+    env_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str
+    origin: str  # where it was set, for error messages: ".env:3", "formation.toml: env.X"
+    secret: bool = False  # came from a .env file: treat as a credential
+
+
+@dataclass(frozen=True)
+class ProcessType:
+    name: str
+    command: str
+    index: int  # position in the Procfile, counting types with no instances
+    count: int
+    user: str
+    group: str | None
+    port: int  # port of instance 1
+    timeout: int
+    stop_signal: str
+    env: tuple[EnvVar, ...]  # merged, lowest to highest, one entry per name, no PORT/PS
+
+
+@dataclass(frozen=True)
+class Formation:
+    app: str
+    procfile: str  # as the user named it, for the generated-by header
+    root: str
+    shell: str
+    log: str | None
+    env_mode: str
+    types: tuple[ProcessType, ...] = field(default_factory=tuple)
+
+
+def load_formation(options: Options, cwd: Path) -> Formation:
+    """Read every input file that the options and defaults name, and resolve them."""
+    file_label = options.formation_file
+    if file_label is None and (cwd / "formation.toml").is_file():
+        file_label = "formation.toml"
+    file = FormationFile()
+    file_dir = cwd
+    file_text = ""
+    if file_label is not None:
+        file_path = cwd / file_label
+        file, file_text = load_formation_file(file_path, file_label)
+        file_dir = file_path.parent
+
+    if options.procfile is not None:
+        procfile_label, procfile_path = options.procfile, cwd / options.procfile
+    elif file.procfile is not None:
+        procfile_label = os.path.normpath(_label(file_label, file.procfile))
+        procfile_path = file_dir / file.procfile
+    else:
+        procfile_label, procfile_path = "Procfile", cwd / "Procfile"
+    entries = parse_procfile(read_text(procfile_path, procfile_label), procfile_label)
+    procfile_dir = Path(os.path.abspath(procfile_path)).parent
+
+    env_files = _env_files(options, file, file_label, file_dir, cwd, procfile_dir)
+    dotenv: dict[str, EnvVar] = {}
+    for label, path in env_files:
+        for entry in parse_dotenv(read_text(path, label), label):
+            dotenv[entry.name] = _dotenv_var(entry, label)
+
+    names = [entry.name for entry in entries]
+    counts = _counts(file, file_label, file_text, options.formation, names)
+    for name in file.process:
+        if name not in names:
+            raise ExportError(
+                f"process.{name}: the Procfile has no process type {name!r}",
+                file_label,
+                key_line(file_text, ("process", name)),
+            )
+
+    root = _absolute(options.root, cwd) or _absolute(file.root, file_dir) or str(procfile_dir)
+    app = options.app or file.app or os.path.basename(root.rstrip("/"))
+    if not APP_NAME.fullmatch(app):
+        raise ExportError(
+            f"invalid app name {app!r}: use 1-64 letters, digits, '_', '-' or '.', starting "
+            "with a letter or digit (set it with --app or `app` in formation.toml)"
+        )
+    shell = file.shell or DEFAULTS["shell"]
+    if not SHELL_PATH.fullmatch(shell):
+        raise ExportError(
+            f"shell: must be an absolute path of letters, digits and '/._+-', not {shell!r}",
+            file_label,
+            key_line(file_text, ("shell",)),
+        )
+    env_mode = options.env_mode or file.env_mode or "inline"
+    if env_mode not in ENV_MODES:
+        raise ExportError(f"env mode must be one of {', '.join(ENV_MODES)}, not {env_mode!r}")
+
+    base_port = _base_port(options, file, dotenv)
+    app_env = {k: EnvVar(k, v, f"{file_label}: env.{k}") for k, v in file.env.items()}
+    types = []
+    for index, entry in enumerate(entries):
+        settings = file.process.get(entry.name)
+        type_env = dict(dotenv) | app_env
+        if settings is not None:
+            type_env |= {
+                k: EnvVar(k, v, f"{file_label}: process.{entry.name}.env.{k}")
+                for k, v in settings.env.items()
+            }
+        user = (settings and settings.user) or options.user or file.user or app
+        group = (settings and settings.group) or file.group
+        for what, account in (("user", user), ("group", group)):
+            if account is not None and not ACCOUNT_NAME.fullmatch(account):
+                raise ExportError(f"invalid {what} name {account!r}")
+        types.append(
+            ProcessType(
+                name=entry.name,
+                command=entry.command,
+                index=index,
+                count=counts[entry.name],
+                user=user,
+                group=group,
+                port=(settings and settings.port) or base_port + 100 * index,
+                timeout=(settings and settings.timeout)
+                or options.timeout
+                or file.timeout
+                or DEFAULTS["timeout"],
+                stop_signal=(settings and settings.stop_signal)
+                or file.stop_signal
+                or DEFAULTS["stop_signal"],
+                env=tuple(v for k, v in type_env.items() if k not in ("PORT", "PS")),
+            )
+        )
+    log = _absolute(options.log, cwd) or _absolute(file.log, file_dir)
+    return Formation(app, procfile_label, root, shell, log, env_mode, tuple(types))
+
+
+def parse_formation_specs(specs: tuple[str, ...]) -> dict[str, int]:
+    """`web=3,worker=2` (repeatable) as counts per type; a later entry wins."""
+    counts: dict[str, int] = {}
+    for spec in specs:
+        for item in spec.split(","):
+            name, equals, count = (part.strip() for part in item.partition("="))
+            if not equals or not name:
+                raise ExportError(f"--formation {item.strip()!r}: expected TYPE=COUNT")
+            if not re.fullmatch(r"[0-9]+", count):
+                raise ExportError(
+                    f"--formation {item.strip()!r}: count must be a whole number >= 0"
+                )
+            counts[name] = int(count)
+    return counts
+
+
+def _counts(
+    file: FormationFile,
+    file_label: str | None,
+    file_text: str,
+    specs: tuple[str, ...],
+    names: list[str],
+) -> dict[str, int]:
+    for name in file.formation:
+        if name != "all" and name not in names:
+            raise ExportError(
+                f"formation.{name}: the Procfile has no process type {name!r}",
+                file_label,
+                key_line(file_text, ("formation", name)),
+            )
+    from_options = parse_formation_specs(specs)
+    for name in from_options:
+        if name != "all" and name not in names:
+            raise ExportError(f"--formation {name}: the Procfile has no process type {name!r}")
+    if not file.formation and not from_options:
+        return dict.fromkeys(names, 1)
+    merged = file.formation | from_options
+    fill = merged.get("all", 0)
+    return {name: merged.get(name, fill) for name in names}
+
+
+def _env_files(
+    options: Options,
+    file: FormationFile,
+    file_label: str | None,
+    file_dir: Path,
+    cwd: Path,
+    procfile_dir: Path,
+) -> list[tuple[str, Path]]:
+    if options.env_files:
+        return [(label, cwd / label) for label in options.env_files]
+    if file.env_files is not None:
+        return [(_label(file_label, name), file_dir / name) for name in file.env_files]
+    default = procfile_dir / ".env"
+    if default.is_file():
+        return [
+            (
+                os.path.relpath(default, cwd) if default.is_relative_to(cwd) else str(default),
+                default,
+            )
+        ]
+    return []
+
+
+def _dotenv_var(entry: DotenvEntry, label: str) -> EnvVar:
+    return EnvVar(entry.name, entry.value, f"{label}:{entry.line}", secret=True)
+
+
+def _base_port(options: Options, file: FormationFile, dotenv: dict[str, EnvVar]) -> int:
+    if options.port is not None:
+        if not 1 <= options.port <= 65535:
+            raise ExportError(f"--port {options.port}: must be between 1 and 65535")
+        return options.port
+    if file.port is not None:
+        return file.port
+    if "PORT" in dotenv:
+        var = dotenv["PORT"]
+        if not re.fullmatch(r"[0-9]{1,5}", var.value) or not 1 <= int(var.value) <= 65535:
+            file_name, _, line = var.origin.rpartition(":")
+            raise ExportError(f"PORT={var.value!r} is not a port number", file_name, int(line))
+        return int(var.value)
+    return DEFAULTS["port"]
+
+
+def _label(file_label: str | None, relative: str) -> str:
+    """How to name a path from formation.toml in messages: relative to the current directory."""
+    if file_label is None or os.path.isabs(relative):
+        return relative
+    return os.path.normpath(os.path.join(os.path.dirname(file_label), relative))
+
+
+def _absolute(path: str | None, base: Path) -> str | None:
+    if path is None:
+        return None
+    return os.path.normpath(os.path.join(os.path.abspath(base), path))

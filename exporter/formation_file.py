@@ -1,0 +1,119 @@
+"""formation.toml: the pydantic model and its loader."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from exporter.errors import ExportError
+from exporter.textfile import read_text
+
+STOP_SIGNALS = ("TERM", "INT", "QUIT", "HUP", "KILL", "USR1", "USR2", "WINCH")
+
+
+def _env_value(value: object) -> object:
+    """TOML integers are written as the user typed them; other non-strings are refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _stop_signal(value: object) -> object:
+    if isinstance(value, str):
+        name = value.upper().removeprefix("SIG")
+        if name not in STOP_SIGNALS:
+            raise ValueError(f"unknown stop signal {value!r}; use one of {', '.join(STOP_SIGNALS)}")
+        return name
+    return value
+
+
+EnvValue = Annotated[str, BeforeValidator(_env_value)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Timeout = Annotated[int, Field(ge=1)]
+StopSignal = Annotated[str, BeforeValidator(_stop_signal)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ProcessSettings(_Strict):
+    """[process.T]: how one process type runs; each key beats the app-wide one."""
+
+    user: str | None = None
+    group: str | None = None
+    port: Port | None = None
+    timeout: Timeout | None = None
+    stop_signal: StopSignal | None = None
+    env: dict[EnvName, EnvValue] = {}
+
+
+class FormationFile(_Strict):
+    """The whole formation.toml; every key is optional."""
+
+    app: str | None = None
+    procfile: str | None = None
+    root: str | None = None
+    user: str | None = None
+    group: str | None = None
+    port: Port | None = None
+    log: str | None = None
+    timeout: Timeout | None = None
+    stop_signal: StopSignal | None = None
+    shell: str | None = None
+    env_mode: str | None = None
+    env_files: list[str] | None = None
+    env: dict[EnvName, EnvValue] = {}
+    formation: dict[str, Count] = {}
+    process: dict[str, ProcessSettings] = {}
+
+
+def load_formation_file(path: Path, label: str) -> tuple[FormationFile, str]:
+    """The validated formation file and its text; errors name the file, the line and the key."""
+    text = read_text(path, label)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        where = re.search(r" \(at line (\d+), column \d+\)$", message)
+        line = int(where.group(1)) if where else None
+        raise ExportError(message[: where.start()] if where else message, label, line) from None
+    try:
+        return FormationFile.model_validate(data), text
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"])
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
+        raise ExportError(f"{key}: {message}", label, key_line(text, error["loc"])) from None
+
+
+def key_line(text: str, loc: tuple[int | str, ...]) -> int | None:
+    """Best effort: the line that sets the key at `loc` (or its nearest enclosing key)."""
+    wanted = [str(part) for part in loc]
+    table: list[str] = []
+    best: tuple[int, int] | None = None
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.strip()
+        header = re.fullmatch(r"\[\[?\s*([^\]]+?)\s*\]\]?(?:\s*#.*)?", stripped)
+        if header:
+            table = [part.strip().strip("\"'") for part in header.group(1).split(".")]
+            path = table
+        else:
+            assignment = re.match(r"([A-Za-z0-9_\-\"'. ]+?)\s*=", stripped)
+            if not assignment:
+                continue
+            path = table + [p.strip().strip("\"'") for p in assignment.group(1).split(".")]
+        depth = len(path)
+        if wanted[:depth] == path and (best is None or depth > best[0]):
+            best = (depth, number)
+    return best[1] if best else None

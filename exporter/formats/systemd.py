@@ -1,0 +1,87 @@
+"""systemd: APP.target -> APP-T.target -> APP-T@.service, a drop-in per instance."""
+
+from __future__ import annotations
+
+import re
+
+import jinja2
+
+from exporter.errors import ExportError
+from exporter.formation import EnvVar
+from exporter.formats import File, Format, Rendering
+from exporter.plan import Plan
+
+UNIT_NAME_MAX = 255
+_C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def systemd_exec_arg(value: str) -> str:
+    """One ExecStart= word that systemd turns back into exactly `value`.
+
+    Double-quoted with C escapes; `%` and `$` doubled because specifiers are resolved and
+    `$VAR` substituted after unquoting.
+    """
+    escaped = "".join(_C_ESCAPES.get(c) or _hex_escape(c) or c for c in value)
+    return '"' + escaped.replace("%", "%%").replace("$", "$$") + '"'
+
+
+def systemd_environment(var: EnvVar) -> str:
+    """One Environment= assignment, quoted; `$` has no meaning there, `%` does."""
+    bad = _CONTROL.search(var.value.replace("\n", "").replace("\t", ""))
+    if bad:
+        raise ExportError(
+            f"systemd cannot carry the value of {var.name} ({var.origin}): it holds the "
+            f"control character {bad.group()!r}, which systemd drops the variable for"
+        )
+    escaped = "".join(_C_ESCAPES.get(c, c) for c in f"{var.name}={var.value}")
+    return '"' + escaped.replace("%", "%%") + '"'
+
+
+def systemd_path(value: str) -> str:
+    """An absolute path for WorkingDirectory= or append:, which take the rest of the line."""
+    if _CONTROL.search(value) or value != value.strip():
+        raise ExportError(
+            f"systemd cannot carry the path {value!r}: no control characters or leading or "
+            "trailing white space"
+        )
+    return value.replace("%", "%%")
+
+
+def _hex_escape(char: str) -> str | None:
+    return f"\\x{ord(char):02x}" if _CONTROL.match(char) else None
+
+
+def render_systemd(plan: Plan, templates: jinja2.Environment) -> Rendering:
+    files: Rendering = {}
+
+    def add(path: str, template: str, **context: object) -> None:
+        files[path] = File(templates.get_template(template).render(plan=plan, **context))
+
+    add(f"{plan.app}.target", "app.target.j2")
+    for process in plan.processes:
+        unit = f"{plan.app}-{process.name}"
+        last = f"{unit}@{process.instances[-1].number}.service"
+        if len(last) > UNIT_NAME_MAX:
+            raise ExportError(f"unit name {last!r} is longer than systemd's {UNIT_NAME_MAX}")
+        add(f"{unit}.target", "type.target.j2", process=process)
+        add(f"{unit}@.service", "type.service.j2", process=process)
+        for instance in process.instances:
+            add(
+                f"{unit}@{instance.number}.service.d/instance.conf",
+                "instance.conf.j2",
+                process=process,
+                instance=instance,
+            )
+    return files
+
+
+FORMAT = Format(
+    name="systemd",
+    filters={
+        "systemd_exec_arg": systemd_exec_arg,
+        "systemd_environment": systemd_environment,
+        "systemd_path": systemd_path,
+    },
+    render=render_systemd,
+)
