@@ -88,13 +88,18 @@ def load_formation_file(path: Path, label: str) -> tuple[FormationFile, str]:
         return FormationFile.model_validate(data), text
     except ValidationError as exc:
         error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"])
+        loc = tuple(part for part in error["loc"] if part != "[key]")
+        key = ".".join(str(part) for part in loc)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown key"
         elif error["type"] == "value_error":
             message = message.removeprefix("Value error, ")
-        raise ExportError(f"{key}: {message}", label, key_line(text, error["loc"])) from None
+        elif "[key]" in error["loc"]:
+            message = (
+                "invalid variable name: use letters, digits and '_', not starting with a digit"
+            )
+        raise ExportError(f"{key}: {message}", label, key_line(text, loc)) from None
 
 
 def key_line(text: str, loc: tuple[int | str, ...]) -> int | None:

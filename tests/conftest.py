@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from exporter.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+PROBE = Path(__file__).resolve().parent / "probe.py"
+PROBE_COMMAND = f"{sys.executable} {PROBE}"
+
+
+@dataclass
+class Run:
+    status: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def procexport(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """Run the CLI in-process from a directory: its exit status, stdout and stderr."""
+
+    def run(*args: str, cwd: Path) -> Run:
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            main(list(args))
+            status = 0
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return Run(status, captured.out, captured.err)
+
+    return run
+
+
+def write_app(
+    directory: Path,
+    procfile: str,
+    formation: dict | None = None,
+    dotenv: str | None = None,
+) -> Path:
+    """An app directory with a Procfile, and optionally formation.toml and .env."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "Procfile").write_text(procfile, encoding="utf-8")
+    if formation is not None:
+        (directory / "formation.toml").write_text(tomli_w.dumps(formation), encoding="utf-8")
+    if dotenv is not None:
+        (directory / ".env").write_text(dotenv, encoding="utf-8")
+    return directory
+
+
+def dotenv_line(name: str, value: str) -> str:
+    """A .env line that our documented syntax reads back as exactly `value`."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'{name}="{escaped.replace(chr(10), chr(92) + "n")}"\n'
+
+
+def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under a directory with its content and mode: to prove nothing changed."""
+    return {
+        str(path.relative_to(directory)): (
+            path.read_bytes() if path.is_file() else b"<dir>",
+            path.stat().st_mode,
+        )
+        for path in sorted(directory.rglob("*"))
+    }
+
+
+def read_tree(directory: Path) -> dict[str, str]:
+    """Every file under a directory by relative path."""
+    return {
+        str(path.relative_to(directory)): path.read_text(encoding="utf-8")
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+# Commands that every peer exporter mangles somewhere; each one runs the probe.
+NASTY_COMMANDS = {
+    "quotes": f"""{PROBE_COMMAND} 'single quoted' "double quoted" 'it'"'"'s' "say \\"hi\\"" ''""",
+    "percent": f"{PROBE_COMMAND} 100% %i %n %% %%% %z %",
+    "dollar": f"""{PROBE_COMMAND} $HOME ${{PORT}} "$PORT" '$PORT' \\$PORT $ end$""",
+    "backslash": f"""{PROBE_COMMAND} back\\\\slash 'a\\b' "c\\\\d" \\x41 'end\\'""",
+    "semicolon": f"{PROBE_COMMAND} first; {PROBE_COMMAND} second;{PROBE_COMMAND} third",
+    "hash": f"{PROBE_COMMAND} x #comment ;also",
+    "unicode": f"{PROBE_COMMAND} ünïcødé ☃ 日本語 \u200b 'é'",
+    "cd": f"cd / && {PROBE_COMMAND} cwd",
+    "assignment": f"FOO=1 BAR='a b' {PROBE_COMMAND} assigned",
+    "tab": f"{PROBE_COMMAND} 'tab\there'\tbare",
+    "subshell": f"{PROBE_COMMAND} `echo hi` $(echo there) \"$(printf '%s' 'x y')\"",
+    "exec": f"""exec {PROBE_COMMAND} "\\"quoted\\"" 'it'\\''s'""",
+    "specifier_words": f"{PROBE_COMMAND} %h %u %% %%i {{}} [] * ?",
+}
+
+# Environment values that every peer exporter mangles somewhere.
+NASTY_VALUES = {
+    "PLAIN": "value",
+    "PERCENT": "100%",
+    "SPECIFIERS": "%i %n %% %z",
+    "DOLLAR": "$HOME ${PORT} $$ $",
+    "SINGLE": "it's",
+    "DOUBLE": 'say "hi"',
+    "BOTH": """it's "both" """,
+    "BACKSLASH": "a\\b\\\\c\\",
+    "NEWLINE": "line one\nline two",
+    "TAB": "a\tb",
+    "HASH": "a #b ;c # d",
+    "UNICODE": "ünïcødé ☃ 日本語",
+    "EMPTY": "",
+    "SPACES": "  lead and trail  ",
+    "EQUALS": "a=b=c",
+    "COMMA": "a,b=c,d",
+    "URL": "postgres://u:p%40ss@host:5432/db?sslmode=require",
+}
