@@ -82,21 +82,23 @@ def read_tree(directory: Path) -> dict[str, str]:
     }
 
 
-# Commands that every peer exporter mangles somewhere; each one runs the probe.
+# Commands that every peer exporter mangles somewhere. Each runs the probe; the last probe of
+# each command has --wait, so that under a real process manager it keeps running.
 NASTY_COMMANDS = {
-    "quotes": f"""{PROBE_COMMAND} 'single quoted' "double quoted" 'it'"'"'s' "say \\"hi\\"" ''""",
-    "percent": f"{PROBE_COMMAND} 100% %i %n %% %%% %z %",
-    "dollar": f"""{PROBE_COMMAND} $HOME ${{PORT}} "$PORT" '$PORT' \\$PORT $ end$""",
-    "backslash": f"""{PROBE_COMMAND} back\\\\slash 'a\\b' "c\\\\d" \\x41 'end\\'""",
-    "semicolon": f"{PROBE_COMMAND} first; {PROBE_COMMAND} second;{PROBE_COMMAND} third",
-    "hash": f"{PROBE_COMMAND} x #comment ;also",
-    "unicode": f"{PROBE_COMMAND} ünïcødé ☃ 日本語 \u200b 'é'",
-    "cd": f"cd / && {PROBE_COMMAND} cwd",
-    "assignment": f"FOO=1 BAR='a b' {PROBE_COMMAND} assigned",
-    "tab": f"{PROBE_COMMAND} 'tab\there'\tbare",
-    "subshell": f"{PROBE_COMMAND} `echo hi` $(echo there) \"$(printf '%s' 'x y')\"",
-    "exec": f"""exec {PROBE_COMMAND} "\\"quoted\\"" 'it'\\''s'""",
-    "specifier_words": f"{PROBE_COMMAND} %h %u %% %%i {{}} [] * ?",
+    "quotes": f"""{PROBE_COMMAND} 'single quoted' "double quoted" 'it'"'"'s' "say \\"hi\\"" ''"""
+    " --wait",
+    "percent": f"{PROBE_COMMAND} 100% %i %n %% %%% %z % --wait",
+    "dollar": f"""{PROBE_COMMAND} $HOME ${{PORT}} "$PORT" '$PORT' \\$PORT $ end$ --wait""",
+    "backslash": f"""{PROBE_COMMAND} back\\\\slash 'a\\b' "c\\\\d" \\x41 'end\\' --wait""",
+    "semicolon": f"{PROBE_COMMAND} first; {PROBE_COMMAND} second;{PROBE_COMMAND} third --wait",
+    "hash": f"{PROBE_COMMAND} x --wait #comment ;also",
+    "unicode": f"{PROBE_COMMAND} ünïcødé ☃ 日本語 \u200b 'é' --wait",
+    "cd": f"cd / && {PROBE_COMMAND} cwd --wait",
+    "assignment": f"FOO=1 BAR='a b' {PROBE_COMMAND} assigned --wait",
+    "tab": f"{PROBE_COMMAND} 'tab\there'\tbare --wait",
+    "subshell": f"{PROBE_COMMAND} `echo hi` $(echo there) \"$(printf '%s' 'x y')\" --wait",
+    "exec": f"""exec {PROBE_COMMAND} "\\"quoted\\"" 'it'\\''s' --wait""",
+    "specifier_words": f"{PROBE_COMMAND} %h %u %% %%i {{}} [] * ? --wait",
 }
 
 # Environment values that every peer exporter mangles somewhere.

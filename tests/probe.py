@@ -1,5 +1,8 @@
-"""A stand-in app: records its argv, environment and cwd as one JSON line, then (with --wait)
-runs until stopped and records the signal that stopped it."""
+"""A stand-in app: records its argv, environment and cwd as one JSON line to $PROBE_OUT.
+
+With `--wait` among its arguments and PROBE_WAIT=1 in its environment it then runs until a
+signal stops it, and records that signal. PROBE_* variables are left out of the record.
+"""
 
 import json
 import os
@@ -7,7 +10,8 @@ import signal
 import sys
 import time
 
-OUT = os.environ.get("PROBE_OUT", "/dev/null")
+# "{PS}" in PROBE_OUT becomes the instance's PS, so that every instance has a file of its own.
+OUT = os.environ.get("PROBE_OUT", "/dev/null").replace("{PS}", os.environ.get("PS", "none"))
 
 
 def record(**fields: object) -> None:
@@ -21,10 +25,14 @@ def main() -> None:
         event="start",
         pid=os.getpid(),
         argv=args,
-        env={k: v for k, v in os.environ.items() if k not in ("PWD", "SHLVL", "_")},
+        env={
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PWD", "SHLVL", "_") and not k.startswith("PROBE_")
+        },
         cwd=os.getcwd(),
     )
-    if "--wait" in args:
+    if "--wait" in args and os.environ.get("PROBE_WAIT") == "1":
 
         def stopped(signum: int, frame: object) -> None:
             record(event="signal", pid=os.getpid(), signal=signal.Signals(signum).name)

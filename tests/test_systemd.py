@@ -65,7 +65,6 @@ def run_probe(argv: list[str], env: dict[str, str], cwd: Path, out: Path) -> lis
     records = [json.loads(line) for line in out.read_text().splitlines()]
     for record in records:
         del record["pid"]
-        record["env"].pop("PROBE_OUT")
     return records
 
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 _MODULES = {
     "systemd": "exporter.formats.systemd",
+    "upstart": "exporter.formats.upstart",
+    "supervisord": "exporter.formats.supervisord",
 }
 FORMAT_NAMES = tuple(_MODULES)
 

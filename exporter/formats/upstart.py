@@ -1,0 +1,68 @@
+"""Upstart: APP.conf (runlevels) -> APP-T.conf -> APP-T-N.conf per instance."""
+
+from __future__ import annotations
+
+import shlex
+
+import jinja2
+
+from exporter.errors import ExportError
+from exporter.formation import EnvVar
+from exporter.formats import File, Format, Rendering
+from exporter.plan import Plan
+
+
+def upstart_quote(value: str) -> str:
+    """One stanza argument for libnih's tokenizer: double quotes, backslash before `\\` and `"`.
+
+    Inside quotes libnih keeps `#`, `'`, `$` and white space, but turns a line break (and the
+    white space around it) into one space, so a value holding one cannot be written.
+    """
+    if "\n" in value:
+        raise ExportError(f"upstart cannot carry {value!r}: it holds a line break")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def upstart_env(var: EnvVar) -> str:
+    """The argument of an `env` stanza: KEY="value"."""
+    if "\n" in var.value:
+        raise ExportError(
+            f"upstart cannot carry the value of {var.name} ({var.origin}) in an env stanza: it "
+            "holds a line break; use --env-mode file for values from .env files"
+        )
+    return f"{var.name}={upstart_quote(var.value)}"
+
+
+def shell_quote(value: str) -> str:
+    """One word for /bin/sh (the script block is run by the shell, not tokenized by Upstart)."""
+    return shlex.quote(value)
+
+
+def render_upstart(plan: Plan, templates: jinja2.Environment) -> Rendering:
+    files: Rendering = {}
+
+    def add(path: str, template: str, **context: object) -> None:
+        files[path] = File(templates.get_template(template).render(plan=plan, **context))
+
+    add(f"{plan.app}.conf", "app.conf.j2")
+    for process in plan.processes:
+        add(f"{plan.app}-{process.name}.conf", "type.conf.j2", process=process)
+        for instance in process.instances:
+            add(
+                f"{plan.app}-{process.name}-{instance.number}.conf",
+                "instance.conf.j2",
+                process=process,
+                instance=instance,
+            )
+    return files
+
+
+FORMAT = Format(
+    name="upstart",
+    filters={
+        "upstart_quote": upstart_quote,
+        "upstart_env": upstart_env,
+        "shell_quote": shell_quote,
+    },
+    render=render_upstart,
+)

@@ -1,0 +1,229 @@
+"""supervisord output: supervisor's own loader, and a real supervisord running every process."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import NASTY_COMMANDS, NASTY_VALUES, PROBE_COMMAND, dotenv_line, snapshot, write_app
+from supervisor_harness import BASE_ENVIRONMENT, Supervisor, execv_args, load_programs
+
+# Values supervisor 4's environment= cannot hold exactly; test_values_... proves each is refused.
+NOT_INLINE = {
+    "BOTH": "both kinds of quote",
+    "DOUBLE": "starts or ends with a quote",
+    "NEWLINE": "line break",
+    "HASH": "';' or '#' after white space",
+}
+INLINE_VALUES = {k: v for k, v in NASTY_VALUES.items() if k not in NOT_INLINE}
+USER = getpass.getuser()
+
+
+def records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def comparable(items: list[dict]) -> list[dict]:
+    """Records without what legitimately differs between runs: pids, supervisor's own vars."""
+    result = []
+    for item in items:
+        item = {k: v for k, v in item.items() if k != "pid"}
+        if "env" in item:
+            item["env"] = {k: v for k, v in item["env"].items() if not k.startswith("SUPERVISOR_")}
+        result.append(item)
+    return result
+
+
+def reference(command: str, env: dict[str, str], cwd: Path, out: Path) -> list[dict]:
+    """What `sh -c COMMAND` with the intended environment gives the probe."""
+    subprocess.run(
+        ["sh", "-c", command], env=env | {"PROBE_OUT": str(out)}, cwd=cwd, check=True, timeout=30
+    )
+    return records(out)
+
+
+def probe_app(tmp_path: Path, commands: dict[str, str], values: dict[str, str], **formation):
+    procfile = "".join(f"{name}: {command}\n" for name, command in commands.items())
+    dotenv = "".join(dotenv_line(name, value) for name, value in values.items())
+    formation.setdefault("env", {})
+    formation["env"] |= {"PROBE_WAIT": "1", "PROBE_OUT": str(tmp_path / "probe-{PS}.jsonl")}
+    return write_app(tmp_path / "probeapp", procfile, formation, dotenv)
+
+
+def export(procexport, app: Path, out: Path, *args: str) -> Path:
+    result = procexport("supervisord", str(out), "-u", USER, *args, cwd=app)
+    assert result.status == 0, result.stderr
+    return out / f"{app.name}.conf"
+
+
+def wait_for_records(path: Path, count: int, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = records(path)
+        if len(found) >= count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{path}: expected {count} records, got {records(path)}")
+
+
+def test_supervisors_loader_reads_back_every_command_and_value_exactly(procexport, tmp_path):
+    app = probe_app(tmp_path, NASTY_COMMANDS, INLINE_VALUES)
+    programs = load_programs(export(procexport, app, tmp_path / "out"))
+    assert set(programs) == {f"probeapp-{name}-1" for name in NASTY_COMMANDS}
+    for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
+        program = programs[f"probeapp-{name}-1"]
+        assert execv_args(program) == ["/bin/sh", "-c", command], name
+        assert program.environment == INLINE_VALUES | {
+            "PROBE_WAIT": "1",
+            "PROBE_OUT": str(tmp_path / "probe-{PS}.jsonl"),
+            "PORT": str(5000 + 100 * index),
+            "PS": f"{name}.1",
+        }, name
+        assert program.directory == str(app)
+
+
+def test_program_settings_reach_supervisor(procexport, tmp_path):
+    from supervisor.datatypes import RestartUnconditionally
+
+    app = write_app(
+        tmp_path / "shop",
+        "web: serve\nworker: work\n",
+        {"process": {"worker": {"stop_signal": "QUIT", "timeout": 90}}},
+    )
+    root = "/srv/my shop %d;x"
+    logs = tmp_path / "lo%gs;x"
+    logs.mkdir()
+    programs = load_programs(
+        export(procexport, app, tmp_path / "out", "-d", root, "-l", str(logs), "-a", "shop")
+    )
+    web, worker = programs["shop-web-1"], programs["shop-worker-1"]
+    assert web.directory == root
+    assert web.autorestart is RestartUnconditionally
+    assert (web.stopasgroup, web.killasgroup) == (True, True)
+    assert (web.stopsignal, web.stopwaitsecs) == (signal.SIGTERM, 30)
+    assert (worker.stopsignal, worker.stopwaitsecs) == (signal.SIGQUIT, 90)
+    assert web.stdout_logfile == f"{logs}/shop-web-1.log"
+    assert web.redirect_stderr is True
+    assert web.uid == os.geteuid()
+
+
+def test_default_logs_are_supervisors_auto(procexport, tmp_path):
+    from supervisor.datatypes import Automatic
+
+    app = write_app(tmp_path / "shop", "web: serve\n")
+    web = load_programs(export(procexport, app, tmp_path / "out"))["shop-web-1"]
+    assert web.stdout_logfile is Automatic
+    assert web.stderr_logfile is Automatic
+
+
+def test_a_real_supervisord_starts_every_instance_with_the_sh_c_argv_and_environment(
+    procexport, tmp_path
+):
+    app = probe_app(tmp_path, NASTY_COMMANDS, INLINE_VALUES)
+    conf = export(procexport, app, tmp_path / "out", "-m", "all=1,quotes=2")
+    names = {f"probeapp:probeapp-{name}-1" for name in NASTY_COMMANDS} | {
+        "probeapp:probeapp-quotes-2"
+    }
+    with Supervisor(conf) as supervisor:
+        supervisor.wait_for(names)
+        running = {
+            ps: records(tmp_path / f"probe-{ps}.jsonl")
+            for ps in [f"{name}.1" for name in NASTY_COMMANDS] + ["quotes.2"]
+        }
+    reference_dir = tmp_path / "reference"
+    reference_dir.mkdir()
+    for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
+        for number in (1, 2) if name == "quotes" else (1,):
+            ps = f"{name}.{number}"
+            env = (
+                BASE_ENVIRONMENT
+                | INLINE_VALUES
+                | {
+                    "PORT": str(5000 + 100 * index + number - 1),
+                    "PS": ps,
+                }
+            )
+            want = reference(command, env, app, reference_dir / f"{ps}.jsonl")
+            assert comparable(running[ps]) == comparable(want), ps
+            assert want, ps
+
+
+def test_stop_delivers_the_stop_signal_to_the_app_itself(procexport, tmp_path):
+    app = probe_app(
+        tmp_path,
+        {"web": f"{PROBE_COMMAND} web --wait", "worker": f"cd / && {PROBE_COMMAND} worker --wait"},
+        {},
+        process={"worker": {"stop_signal": "QUIT"}},
+    )
+    conf = export(procexport, app, tmp_path / "out")
+    with Supervisor(conf) as supervisor:
+        supervisor.wait_for({"probeapp:probeapp-web-1", "probeapp:probeapp-worker-1"})
+        supervisor.ctl("stop", "probeapp:*")
+        supervisor.wait_for({"probeapp:probeapp-web-1", "probeapp:probeapp-worker-1"}, "STOPPED")
+    for ps, signame in (("web.1", "SIGTERM"), ("worker.1", "SIGQUIT")):
+        start, stop = wait_for_records(tmp_path / f"probe-{ps}.jsonl", 2)
+        assert (stop["event"], stop["signal"], stop["pid"]) == ("signal", signame, start["pid"])
+
+
+def test_a_killed_app_is_restarted(procexport, tmp_path):
+    app = probe_app(tmp_path, {"web": f"{PROBE_COMMAND} web --wait"}, {})
+    conf = export(procexport, app, tmp_path / "out")
+    out = tmp_path / "probe-web.1.jsonl"
+    with Supervisor(conf) as supervisor:
+        supervisor.wait_for({"probeapp:probeapp-web-1"})
+        (first,) = wait_for_records(out, 1)
+        os.kill(first["pid"], signal.SIGKILL)
+        _, second = wait_for_records(out, 2)
+        assert second["event"] == "start"
+        assert second["pid"] != first["pid"]
+        supervisor.wait_for({"probeapp:probeapp-web-1"})
+
+
+@pytest.mark.parametrize(("name", "problem"), sorted(NOT_INLINE.items()))
+def test_values_supervisor_cannot_hold_are_refused_naming_the_variable(
+    procexport, tmp_path, name, problem
+):
+    app = write_app(tmp_path / "a", "web: serve\n", dotenv=dotenv_line(name, NASTY_VALUES[name]))
+    out = tmp_path / "out"
+    out.mkdir()
+    before = snapshot(out)
+    result = procexport("supervisord", str(out), cwd=app)
+    assert result.status == 2
+    assert result.stderr.startswith(
+        f"procexport: error: supervisord cannot carry the value of {name} (.env:1)"
+    )
+    assert problem in result.stderr
+    assert snapshot(out) == before
+
+
+def test_a_group_is_refused_because_supervisor_cannot_set_one(procexport, tmp_path):
+    app = write_app(tmp_path / "a", "web: serve\n", {"group": "staff"})
+    result = procexport("supervisord", cwd=app)
+    assert result.status == 2
+    assert "supervisord cannot run web with group 'staff'" in result.stderr
+
+
+def test_two_apps_in_one_include_dir_have_distinct_program_names(procexport, tmp_path):
+    out = tmp_path / "out"
+    for name in ("shop", "shop-web"):
+        app = write_app(tmp_path / name, "web: serve\n")
+        export(procexport, app, out)
+    shop, shop_web = load_programs(out / "shop.conf"), load_programs(out / "shop-web.conf")
+    assert set(shop) == {"shop-web-1"}
+    assert set(shop_web) == {"shop-web-web-1"}
+
+
+@pytest.mark.parametrize("root", ["/srv/a ;comment", "/srv/a #x", "/srv/trailing ", "/srv/a\nb"])
+def test_a_path_supervisor_would_cut_or_strip_is_refused(procexport, tmp_path, root):
+    app = write_app(tmp_path / "a", "web: serve\n")
+    result = procexport("supervisord", "-a", "a", "-d", root, cwd=app)
+    assert result.status == 2
+    assert "supervisord cannot carry the path" in result.stderr
