@@ -49,6 +49,8 @@ def export(
     timeout: Annotated[int | None, typer.Option("--timeout", metavar="SECONDS")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
     force: Annotated[bool, typer.Option("--force")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    color: Annotated[str, typer.Option("--color", metavar="WHEN")] = "auto",
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version."),
@@ -58,6 +60,8 @@ def export(
     from exporter.export import run_export
     from exporter.formation import Options
 
+    if color not in ("auto", "always", "never"):
+        raise ExportError(f"--color {color!r}: use auto, always or never")
     if timeout is not None and timeout < 1:
         raise ExportError(f"--timeout {timeout}: must be a whole number of seconds >= 1")
     options = Options(
@@ -79,6 +83,8 @@ def export(
         template_dir=Path(template) if template is not None else None,
         dry_run=dry_run,
         force=force,
+        quiet=quiet,
+        color=color == "always" or (color == "auto" and sys.stdout.isatty()),
     )
 
 

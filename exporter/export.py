@@ -7,9 +7,9 @@ from pathlib import Path
 
 from exporter.errors import ExportError
 from exporter.formation import Options, load_formation
-from exporter.formats import FORMAT_NAMES, render
+from exporter.formats import FORMAT_NAMES, get_format, render
 from exporter.plan import build_plan
-from exporter.sync import preview, write_rendering
+from exporter.sync import Action, apply_sync, manifest_name, plan_sync, preview
 
 
 def run_export(
@@ -20,6 +20,8 @@ def run_export(
     template_dir: Path | None = None,
     dry_run: bool = False,
     force: bool = False,
+    quiet: bool = True,
+    color: bool = False,
 ) -> int:
     """Exit status: 0 done, 1 --dry-run found changes; bad input raises ExportError."""
     if format_name not in FORMAT_NAMES:
@@ -33,5 +35,18 @@ def run_export(
     if location is None:
         sys.stdout.write(preview(rendering))
         return 0
-    write_rendering(location, rendering)
+    sync = plan_sync(location, rendering, manifest_name(plan.app, format_name), force)
+    if dry_run:
+        from exporter.report import unified_diff
+
+        sys.stdout.write(unified_diff(sync, color))
+        return 1 if sync.pending else 0
+    apply_sync(sync)
+    if not quiet:
+        from exporter.report import summary
+
+        changed = [c.path for c in sync.changes if c.action is Action.UPDATE]
+        removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
+        steps = get_format(format_name).next_steps(plan.app, changed, removed)
+        sys.stderr.write(summary(sync, steps))
     return 0

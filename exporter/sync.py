@@ -1,13 +1,64 @@
-"""The destination: preview on stdout, or write into LOCATION atomically."""
+"""The destination: compare a rendering with LOCATION and its manifest, then apply the change.
+
+Like a Terraform plan, the change is computed as data first (`plan_sync`), then either shown
+(`--dry-run`) or applied (`apply_sync`). Only files listed in the manifest are ever removed, and
+a file procexport did not write, or that changed since it wrote it, is never overwritten or
+removed without --force.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 import tempfile
-from pathlib import Path
+import tomllib
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path, PurePosixPath
 
 from exporter.errors import ExportError
 from exporter.formats import Rendering
+
+
+class Action(Enum):
+    CREATE = "created"
+    UPDATE = "changed"
+    REMOVE = "removed"
+    KEEP = "unchanged"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A file as the manifest remembers writing it."""
+
+    sha256: str
+    mode: int
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str  # relative to LOCATION, '/'-separated
+    action: Action
+    old_text: bytes | None  # what is there now (None: nothing)
+    new_text: bytes | None  # what will be there (None: removed)
+    old_mode: int | None
+    new_mode: int | None
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    location: Path
+    manifest_name: str
+    changes: tuple[Change, ...]
+    manifest_text: bytes  # the manifest after the change
+
+    @property
+    def pending(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.KEEP)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action is action)
 
 
 def preview(rendering: Rendering) -> str:
@@ -15,24 +66,184 @@ def preview(rendering: Rendering) -> str:
     return "".join(f"==> {path} <==\n{file.text}" for path, file in rendering.items())
 
 
-def write_rendering(location: Path, rendering: Rendering) -> None:
-    """Write every file into LOCATION: all to temporaries first, then renamed into place."""
+def manifest_name(app: str, format_name: str) -> str:
+    return f".procexport.{app}.{format_name}.toml"
+
+
+def plan_sync(location: Path, rendering: Rendering, manifest: str, force: bool) -> SyncPlan:
+    """What writing `rendering` into LOCATION would change; refusals raise ExportError."""
     if location.exists() and not location.is_dir():
         raise ExportError("is not a directory", str(location))
-    temporaries: list[tuple[Path, Path]] = []
+    recorded = _read_manifest(location / manifest, force)
+    changes: list[Change] = []
+    for relative, file in rendering.items():
+        _check_relative(relative)
+        new_text = file.text.encode("utf-8")
+        current = _current(location, relative)
+        if current is None:
+            changes.append(Change(relative, Action.CREATE, None, new_text, None, file.mode))
+            continue
+        old_text, old_mode = current
+        if old_text == new_text and old_mode == file.mode:
+            changes.append(Change(relative, Action.KEEP, old_text, new_text, old_mode, file.mode))
+            continue
+        if old_text != new_text and not force:
+            _refuse_unless_ours(location, relative, recorded, old_text, old_mode, "overwrite")
+        changes.append(Change(relative, Action.UPDATE, old_text, new_text, old_mode, file.mode))
+    for relative in sorted(set(recorded) - set(rendering)):
+        current = _current(location, relative, missing_ok=True)
+        if current is None:
+            continue
+        old_text, old_mode = current
+        if not force:
+            _refuse_unless_ours(location, relative, recorded, old_text, old_mode, "remove")
+        changes.append(Change(relative, Action.REMOVE, old_text, None, old_mode, None))
+    written = {
+        c.path: Recorded(hashlib.sha256(c.new_text).hexdigest(), c.new_mode)
+        for c in changes
+        if c.new_text is not None and c.new_mode is not None
+    }
+    return SyncPlan(location, manifest, tuple(changes), _manifest_text(written))
+
+
+def apply_sync(plan: SyncPlan) -> None:
+    """All or nothing: every new file goes to a temporary first; only when all are written are
+    they renamed into place, stale files removed, and the manifest written last."""
+    location = plan.location
+    created_location = not location.exists()
+    staged: list[tuple[Path, Path]] = []
     try:
-        for relative, file in rendering.items():
-            target = location / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            temporary = Path(name)
-            temporaries.append((temporary, target))
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-                out.write(file.text)
-            os.chmod(temporary, file.mode)
-        for temporary, target in temporaries:
-            os.replace(temporary, target)
+        location.mkdir(parents=True, exist_ok=True)
+        for change in plan.pending:
+            if change.new_text is not None and change.new_mode is not None:
+                staged.append(
+                    (_stage(location, change.new_text, change.new_mode), location / change.path)
+                )
+        manifest_temp = _stage(location, plan.manifest_text, 0o644)
     except OSError as exc:
-        for temporary, _ in temporaries:
+        for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
-        raise ExportError(f"cannot write: {exc.strerror}", exc.filename) from None
+        if created_location:
+            _remove_empty_dirs(location, stop=location.parent)
+        raise ExportError(f"cannot write: {exc.strerror}", exc.filename or str(location)) from None
+    try:
+        for temporary, target in staged:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temporary, target)
+        for change in plan.pending:
+            if change.action is Action.REMOVE:
+                target = location / change.path
+                target.unlink(missing_ok=True)
+                _remove_empty_dirs(target.parent, stop=location)
+        os.replace(manifest_temp, location / plan.manifest_name)
+    except OSError as exc:
+        raise ExportError(
+            f"failed while renaming into place: {exc.strerror}", exc.filename or str(location)
+        ) from None
+
+
+def _stage(location: Path, content: bytes, mode: int) -> Path:
+    handle, name = tempfile.mkstemp(prefix=".procexport-tmp-", dir=location)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        os.chmod(name, mode)
+    except OSError:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def _remove_empty_dirs(directory: Path, stop: Path) -> None:
+    """Remove `directory` and its parents up to (not including) `stop` while they are empty."""
+    while directory != stop and stop in directory.parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent
+
+
+def _current(location: Path, relative: str, missing_ok: bool = False) -> tuple[bytes, int] | None:
+    """The bytes and permission bits of a regular file there, None when nothing is there."""
+    path = location / relative
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        raise ExportError("a parent of this path is not a directory", str(path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ExportError("is a directory where procexport must write a file", str(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise ExportError("is not a regular file (a link?); refusing to replace it", str(path))
+    try:
+        return path.read_bytes(), stat.S_IMODE(info.st_mode)
+    except OSError as exc:
+        raise ExportError(f"cannot read: {exc.strerror}", str(path)) from None
+
+
+def _refuse_unless_ours(
+    location: Path,
+    relative: str,
+    recorded: dict[str, Recorded],
+    text: bytes,
+    mode: int,
+    verb: str,
+) -> None:
+    entry = recorded.get(relative)
+    path = str(location / relative)
+    if entry is None:
+        raise ExportError(
+            f"refusing to {verb} a file procexport did not write (use --force to take it over)",
+            path,
+        )
+    if hashlib.sha256(text).hexdigest() != entry.sha256 or mode != entry.mode:
+        raise ExportError(
+            f"refusing to {verb} a file that was edited since procexport wrote it "
+            "(use --force to discard the edit)",
+            path,
+        )
+
+
+def _read_manifest(path: Path, force: bool) -> dict[str, Recorded]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return {
+            name: Recorded(str(entry["sha256"]), int(str(entry["mode"]), 8))
+            for name, entry in data.get("files", {}).items()
+            if _check_relative(name)
+        }
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
+        if force:
+            return {}
+        raise ExportError(
+            "is not a manifest procexport can read (use --force to start a new one)", str(path)
+        ) from None
+
+
+def _manifest_text(written: dict[str, Recorded]) -> bytes:
+    import tomli_w
+
+    body = tomli_w.dumps(
+        {
+            "files": {
+                name: {"sha256": entry.sha256, "mode": f"{entry.mode:04o}"}
+                for name, entry in sorted(written.items())
+            }
+        }
+    )
+    header = (
+        "# Written by procexport: the files it wrote in this directory for one app and format.\n"
+        "# It removes only files listed here, and refuses to touch them once edited.\n"
+    )
+    return (header + body).encode("utf-8")
+
+
+def _check_relative(relative: str) -> bool:
+    parts = PurePosixPath(relative).parts
+    if not parts or relative.startswith("/") or ".." in parts or "." in parts:
+        raise ExportError(f"unsafe path {relative!r} in a rendering or manifest")
+    return True

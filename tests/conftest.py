@@ -73,12 +73,12 @@ def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
-def read_tree(directory: Path) -> dict[str, str]:
-    """Every file under a directory by relative path."""
+def read_tree(directory: Path, manifests: bool = False) -> dict[str, str]:
+    """Every file under a directory by relative path; procexport's manifests only if asked."""
     return {
         str(path.relative_to(directory)): path.read_text(encoding="utf-8")
         for path in sorted(directory.rglob("*"))
-        if path.is_file()
+        if path.is_file() and (manifests or not path.name.startswith(".procexport."))
     }
 
 

@@ -11,7 +11,9 @@ from exporter.formats import FORMAT_NAMES
 @pytest.mark.parametrize("app", APPS)
 def test_fixture_output_matches_the_golden_files(tmp_path, app, format_name):
     export_fixture(app, format_name, tmp_path / "out")
-    assert read_tree(tmp_path / "out") == read_tree(expected_dir(app, format_name))
+    assert read_tree(tmp_path / "out", manifests=True) == read_tree(
+        expected_dir(app, format_name), manifests=True
+    )
 
 
 @pytest.mark.parametrize("format_name", FORMAT_NAMES)

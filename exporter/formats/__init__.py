@@ -35,6 +35,8 @@ class Format:
     name: str
     filters: Mapping[str, Callable[..., str]]
     render: Callable[[Plan, jinja2.Environment], Rendering]
+    # (app, changed paths, removed paths) -> the commands an operator runs after a write
+    next_steps: Callable[[str, list[str], list[str]], list[str]]
 
 
 def get_format(name: str) -> Format:

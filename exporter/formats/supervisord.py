@@ -95,6 +95,10 @@ def render_supervisord(plan: Plan, templates: jinja2.Environment) -> Rendering:
     return {f"{plan.app}.conf": File(template.render(plan=plan, programs=programs))}
 
 
+def supervisord_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
+    return ["supervisorctl reread", "supervisorctl update"]
+
+
 FORMAT = Format(
     name="supervisord",
     filters={
@@ -104,4 +108,5 @@ FORMAT = Format(
         "supervisor_log_path": supervisor_log_path,
     },
     render=render_supervisord,
+    next_steps=supervisord_next_steps,
 )

@@ -76,6 +76,16 @@ def render_systemd(plan: Plan, templates: jinja2.Environment) -> Rendering:
     return files
 
 
+def systemd_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
+    stop = [path.removesuffix(".d/instance.conf") for path in removed if "@" in path]
+    stop += [path for path in removed if path.endswith(".target")]
+    steps = [f"systemctl stop {' '.join(sorted(set(stop)))}"] if stop else []
+    steps += ["systemctl daemon-reload", f"systemctl enable --now {app}.target"]
+    if changed:
+        steps.append(f"systemctl restart {app}.target")
+    return steps
+
+
 FORMAT = Format(
     name="systemd",
     filters={
@@ -84,4 +94,5 @@ FORMAT = Format(
         "systemd_path": systemd_path,
     },
     render=render_systemd,
+    next_steps=systemd_next_steps,
 )

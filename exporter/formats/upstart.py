@@ -57,6 +57,15 @@ def render_upstart(plan: Plan, templates: jinja2.Environment) -> Rendering:
     return files
 
 
+def upstart_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
+    steps = [f"initctl stop {path.removesuffix('.conf')}" for path in removed]
+    steps.append("initctl reload-configuration")
+    if changed:
+        steps.append(f"initctl stop {app}")
+    steps.append(f"initctl start {app}")
+    return steps
+
+
 FORMAT = Format(
     name="upstart",
     filters={
@@ -65,4 +74,5 @@ FORMAT = Format(
         "shell_quote": shell_quote,
     },
     render=render_upstart,
+    next_steps=upstart_next_steps,
 )
