@@ -76,7 +76,7 @@ def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
 def read_tree(directory: Path, manifests: bool = False) -> dict[str, str]:
     """Every file under a directory by relative path; procexport's manifests only if asked."""
     return {
-        str(path.relative_to(directory)): path.read_text(encoding="utf-8")
+        str(path.relative_to(directory)): path.read_bytes().decode("utf-8")
         for path in sorted(directory.rglob("*"))
         if path.is_file() and (manifests or not path.name.startswith(".procexport."))
     }
@@ -120,4 +120,6 @@ NASTY_VALUES = {
     "EQUALS": "a=b=c",
     "COMMA": "a,b=c,d",
     "URL": "postgres://u:p%40ss@host:5432/db?sslmode=require",
+    "CONTROL": "bell\x07 escape\x1b[0m delete\x7f vt\x0b ff\x0c",
+    "CR": "carriage\rreturn",
 }

@@ -60,13 +60,15 @@ def load_units(files: dict[str, str], start: str) -> tuple[dict[str, LoadedUnit]
             "SYSTEMD_UNIT_PATH": f"{unit_dir}:",
             "SYSTEMD_LOG_LEVEL": "warning",
         }
+        # Bytes, not text: universal newlines would turn a CR inside a value into a line break.
         result = subprocess.run(
-            command, env=environment, capture_output=True, text=True, timeout=60, check=False
+            command, env=environment, capture_output=True, timeout=60, check=False
         )
-        units = parse_dump(result.stdout)
+        units = parse_dump(result.stdout.decode("utf-8", errors="surrogateescape"))
+        log = result.stderr.decode("utf-8", errors="replace")
         if not units:
-            raise RuntimeError(f"systemd --test printed no units:\n{result.stderr}")
-        ours = [line for line in result.stderr.splitlines() if str(unit_dir) in line]
+            raise RuntimeError(f"systemd --test printed no units:\n{log}")
+        ours = [line for line in log.split("\n") if str(unit_dir) in line]
         return units, ours
     finally:
         shutil.rmtree(unit_dir)
@@ -103,12 +105,25 @@ def parse_dump(text: str) -> dict[str, LoadedUnit]:
     return units
 
 
-_DUMP_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "$": "$", "`": "`"}
+_DUMP_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    '"': '"',
+    "\\": "\\",
+    "$": "$",
+    "`": "`",
+}
 
 
 def unquote_command_line(text: str) -> list[str]:
     """Invert the quoting systemd uses to print an argv: bare words, or double-quoted words
-    with backslash before `"\\$` and a backtick, and \\n, \\t for newline and tab."""
+    with backslash before `"\\$` and a backtick, C escapes (\\n, \\a, ...) and octal \\NNN
+    for control characters."""
     words: list[str] = []
     i = 0
     while i < len(text):
@@ -118,7 +133,10 @@ def unquote_command_line(text: str) -> list[str]:
         if text[i] == '"':
             word, i = [], i + 1
             while text[i] != '"':
-                if text[i] == "\\":
+                if text[i] == "\\" and text[i + 1] in "01234567":
+                    word.append(chr(int(text[i + 1 : i + 4], 8)))
+                    i += 4
+                elif text[i] == "\\":
                     word.append(_DUMP_ESCAPES[text[i + 1]])
                     i += 2
                 else:

@@ -20,6 +20,7 @@ NOT_INLINE = {
     "DOUBLE": "starts or ends with a quote",
     "NEWLINE": "line break",
     "HASH": "';' or '#' after white space",
+    "CR": "line break",
 }
 INLINE_VALUES = {k: v for k, v in NASTY_VALUES.items() if k not in NOT_INLINE}
 USER = getpass.getuser()

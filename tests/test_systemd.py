@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import NASTY_COMMANDS, NASTY_VALUES, dotenv_line, read_tree, snapshot, write_app
+from conftest import NASTY_COMMANDS, NASTY_VALUES, dotenv_line, read_tree, write_app
 
 pytestmark = pytest.mark.skipif(
     not systemd_oracle.available() and not os.environ.get("CI"),
@@ -157,25 +157,6 @@ def test_journald_is_the_default_log(procexport, tmp_path):
     units, _ = systemd_oracle.load_units(files, "shop.target")
     assert units["shop-web@1.service"].get("StandardOutput") == "journal"
     assert "SyslogIdentifier=shop-web.%i" in files["shop-web@.service"]
-
-
-@pytest.mark.parametrize(
-    ("value", "name"),
-    [("bell\x07", "BELL"), ("escape\x1b[0m", "ANSI"), ("cr\rlf", "CR")],
-)
-def test_a_value_systemd_would_drop_is_refused_and_nothing_is_written(
-    procexport, tmp_path, value, name
-):
-    app = write_app(tmp_path / "a", "web: serve\n", {"env": {name: value}})
-    out = tmp_path / "units"
-    out.mkdir()
-    (out / "keep").write_text("x")
-    before = snapshot(out)
-    result = procexport("systemd", str(out), cwd=app)
-    assert result.status == 2
-    assert result.stderr.startswith(f"procexport: error: systemd cannot carry the value of {name}")
-    assert result.stderr.count("\n") == 1
-    assert snapshot(out) == before
 
 
 @pytest.mark.parametrize("root", ["/srv/new\nline", "/srv/trailing ", "/srv/tab\t"])

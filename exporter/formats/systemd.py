@@ -27,14 +27,8 @@ def systemd_exec_arg(value: str) -> str:
 
 
 def systemd_environment(var: EnvVar) -> str:
-    """One Environment= assignment, quoted; `$` has no meaning there, `%` does."""
-    bad = _CONTROL.search(var.value.replace("\n", "").replace("\t", ""))
-    if bad:
-        raise ExportError(
-            f"systemd cannot carry the value of {var.name} ({var.origin}): it holds the "
-            f"control character {bad.group()!r}, which systemd drops the variable for"
-        )
-    escaped = "".join(_C_ESCAPES.get(c, c) for c in f"{var.name}={var.value}")
+    """One Environment= assignment, quoted with C escapes; `$` has no meaning there, `%` does."""
+    escaped = "".join(_C_ESCAPES.get(c) or _hex_escape(c) or c for c in f"{var.name}={var.value}")
     return '"' + escaped.replace("%", "%%") + '"'
 
 
