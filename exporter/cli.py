@@ -47,6 +47,9 @@ def export(
     ] = None,
     template: Annotated[str | None, typer.Option("-t", "--template", metavar="DIR")] = None,
     timeout: Annotated[int | None, typer.Option("--timeout", metavar="SECONDS")] = None,
+    env_mode: Annotated[
+        str | None, typer.Option("--env-mode", metavar="MODE", help="inline or file.")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
     force: Annotated[bool, typer.Option("--force")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
@@ -75,6 +78,7 @@ def export(
         port=port,
         env_files=tuple(env or ()),
         timeout=timeout,
+        env_mode=env_mode,
     )
     return run_export(
         format_name,

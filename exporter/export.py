@@ -31,7 +31,7 @@ def run_export(
     if template_dir is not None and not template_dir.is_dir():
         raise ExportError("--template: no such directory", str(template_dir))
     plan = build_plan(load_formation(options, Path.cwd()))
-    rendering = render(format_name, plan, template_dir)
+    rendering = render(format_name, plan, template_dir, location)
     if location is None:
         sys.stdout.write(preview(rendering))
         return 0
@@ -41,12 +41,17 @@ def run_export(
 
         sys.stdout.write(unified_diff(sync, color))
         return 1 if sync.pending else 0
-    apply_sync(sync)
+    not_owned = apply_sync(sync)
     if not quiet:
         from exporter.report import summary
 
         changed = [c.path for c in sync.changes if c.action is Action.UPDATE]
         removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
-        steps = get_format(format_name).next_steps(plan.app, changed, removed)
+        steps = [
+            f"chown {c.owner[0]}{':' + c.owner[1] if c.owner[1] else ''} {location / c.path}"
+            for c in not_owned
+            if c.owner is not None
+        ]
+        steps += get_format(format_name).next_steps(plan.app, changed, removed)
         sys.stderr.write(summary(sync, steps))
     return 0

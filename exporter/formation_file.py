@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -67,7 +67,7 @@ class FormationFile(_Strict):
     timeout: Timeout | None = None
     stop_signal: StopSignal | None = None
     shell: str | None = None
-    env_mode: str | None = None
+    env_mode: Literal["inline", "file"] | None = None
     env_files: list[str] | None = None
     env: dict[EnvName, EnvValue] = {}
     formation: dict[str, Count] = {}

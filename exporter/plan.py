@@ -30,10 +30,22 @@ class Process:
 
     type: ProcessType
     instances: tuple[Instance, ...]
+    env_file: str | None = None  # --env-mode file: the file (in LOCATION) with its secrets
 
     @property
     def name(self) -> str:
         return self.type.name
+
+    @property
+    def inline_env(self) -> tuple[EnvVar, ...]:
+        """The environment written into the configuration itself (no secrets in file mode)."""
+        if self.env_file is None:
+            return self.type.env
+        return tuple(var for var in self.type.env if not var.secret)
+
+    @property
+    def secret_env(self) -> tuple[EnvVar, ...]:
+        return tuple(var for var in self.type.env if var.secret)
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,11 @@ class Plan:
     @property
     def instances(self) -> tuple[Instance, ...]:
         return tuple(i for p in self.processes for i in p.instances)
+
+    @property
+    def env_files(self) -> dict[str, Process]:
+        """Each env file with one process that uses it (all its users share its content)."""
+        return {p.env_file: p for p in reversed(self.processes) if p.env_file is not None}
 
 
 def build_plan(formation: Formation) -> Plan:
@@ -70,6 +87,8 @@ def build_plan(formation: Formation) -> Plan:
             instances.append(instance)
         if instances:
             processes.append(Process(ptype, tuple(instances)))
+    if formation.env_mode == "file":
+        processes = _route_secrets(formation.app, processes)
     return Plan(
         app=formation.app,
         procfile=formation.procfile,
@@ -79,3 +98,21 @@ def build_plan(formation: Formation) -> Plan:
         env_mode=formation.env_mode,
         processes=tuple(processes),
     )
+
+
+def _route_secrets(app: str, processes: list[Process]) -> list[Process]:
+    """--env-mode file: the .env values go to APP.env when every type shares the same ones
+    and the same account, else to one APP-T.env per type. An env file is read after (and
+    overrides) the inline environment, so a type whose [process.T].env shadows a .env value
+    cannot share a file with types that do not."""
+    keys = {(p.secret_env, p.type.user, p.type.group) for p in processes if p.secret_env}
+    routed = []
+    for process in processes:
+        if not process.secret_env:
+            name = None
+        elif len(keys) == 1:
+            name = f"{app}.env"
+        else:
+            name = f"{app}-{process.name}.env"
+        routed.append(Process(process.type, process.instances, name))
+    return routed

@@ -44,6 +44,7 @@ class Change:
     new_text: bytes | None  # what will be there (None: removed)
     old_mode: int | None
     new_mode: int | None
+    owner: tuple[str, str | None] | None = None  # who must be able to read it (env files)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,9 @@ def plan_sync(location: Path, rendering: Rendering, manifest: str, force: bool) 
         new_text = file.text.encode("utf-8")
         current = _current(location, relative)
         if current is None:
-            changes.append(Change(relative, Action.CREATE, None, new_text, None, file.mode))
+            changes.append(
+                Change(relative, Action.CREATE, None, new_text, None, file.mode, file.owner)
+            )
             continue
         old_text, old_mode = current
         if old_text == new_text and old_mode == file.mode:
@@ -89,7 +92,9 @@ def plan_sync(location: Path, rendering: Rendering, manifest: str, force: bool) 
             continue
         if old_text != new_text and not force:
             _refuse_unless_ours(location, relative, recorded, old_text, old_mode, "overwrite")
-        changes.append(Change(relative, Action.UPDATE, old_text, new_text, old_mode, file.mode))
+        changes.append(
+            Change(relative, Action.UPDATE, old_text, new_text, old_mode, file.mode, file.owner)
+        )
     for relative in sorted(set(recorded) - set(rendering)):
         current = _current(location, relative, missing_ok=True)
         if current is None:
@@ -106,19 +111,23 @@ def plan_sync(location: Path, rendering: Rendering, manifest: str, force: bool) 
     return SyncPlan(location, manifest, tuple(changes), _manifest_text(written))
 
 
-def apply_sync(plan: SyncPlan) -> None:
+def apply_sync(plan: SyncPlan) -> list[Change]:
     """All or nothing: every new file goes to a temporary first; only when all are written are
-    they renamed into place, stale files removed, and the manifest written last."""
+    they renamed into place, stale files removed, and the manifest written last.
+
+    Returns the written files whose owner could not be set (not root, or no such account)."""
     location = plan.location
     created_location = not location.exists()
     staged: list[tuple[Path, Path]] = []
+    not_owned: list[Change] = []
     try:
         location.mkdir(parents=True, exist_ok=True)
         for change in plan.pending:
             if change.new_text is not None and change.new_mode is not None:
-                staged.append(
-                    (_stage(location, change.new_text, change.new_mode), location / change.path)
-                )
+                temporary = _stage(location, change.new_text, change.new_mode)
+                staged.append((temporary, location / change.path))
+                if change.owner is not None and not _give(temporary, change.owner):
+                    not_owned.append(change)
         manifest_temp = _stage(location, plan.manifest_text, 0o644)
     except OSError as exc:
         for temporary, _ in staged:
@@ -140,6 +149,24 @@ def apply_sync(plan: SyncPlan) -> None:
         raise ExportError(
             f"failed while renaming into place: {exc.strerror}", exc.filename or str(location)
         ) from None
+    return not_owned
+
+
+def _give(path: Path, owner: tuple[str, str | None]) -> bool:
+    """chown to the account that must read the file, when we may and it exists here."""
+    import grp
+    import pwd
+
+    if os.geteuid() != 0:
+        return False
+    user, group = owner
+    try:
+        account = pwd.getpwnam(user)
+        gid = grp.getgrnam(group).gr_gid if group else account.pw_gid
+    except KeyError:
+        return False
+    os.chown(path, account.pw_uid, gid)
+    return True
 
 
 def _stage(location: Path, content: bytes, mode: int) -> Path:

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import shlex
 
-import jinja2
-
 from exporter.errors import ExportError
 from exporter.formation import EnvVar
-from exporter.formats import File, Format, Rendering
-from exporter.plan import Plan
+from exporter.formats import File, Format, RenderContext, Rendering, secrets_header
+from exporter.formats.shell import main_argv, sh_env_file
+from exporter.plan import Plan, Process
 
 _INLINE_COMMENT = (";", "#")
 
 
-def supervisor_command(shell: str, command: str) -> str:
-    """command= for `SHELL -c COMMAND`: POSIX-quoted for supervisor's shlex.split, `%` doubled,
+def supervisor_command(argv: list[str]) -> str:
+    """command= for an argv: each word POSIX-quoted for supervisor's shlex.split, `%` doubled,
     and no `;` or `#` ever right after white space, where RawConfigParser would cut the line."""
-    _refuse_line_breaks(command, "the command")
-    quoted = shlex.quote(command)
+    return " ".join(_supervisor_word(word) for word in argv).replace("%", "%%")
+
+
+def _supervisor_word(word: str) -> str:
+    _refuse_line_breaks(word, "the command")
+    quoted = shlex.quote(word)
     # Inside a single-quoted word, '' closes and reopens the quote: the same word for shlex,
     # but the comment character no longer follows white space.
-    unbroken = "".join(
+    return "".join(
         "''" + char if char in _INLINE_COMMENT and i and quoted[i - 1].isspace() else char
         for i, char in enumerate(quoted)
     )
-    return f"{shell} -c {unbroken}".replace("%", "%%")
 
 
 def supervisor_environment(var: EnvVar) -> str:
@@ -81,7 +83,7 @@ def _refuse_line_breaks(value: str, what: str) -> None:
         raise ExportError(f"supervisord cannot carry {what} {value!r}: it holds a line break")
 
 
-def render_supervisord(plan: Plan, templates: jinja2.Environment) -> Rendering:
+def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
     for process in plan.processes:
         if process.type.group is not None:
             raise ExportError(
@@ -91,8 +93,23 @@ def render_supervisord(plan: Plan, templates: jinja2.Environment) -> Rendering:
     programs = {
         instance: f"{plan.app}-{instance.type}-{instance.number}" for instance in plan.instances
     }
-    template = templates.get_template("app.conf.j2")
-    return {f"{plan.app}.conf": File(template.render(plan=plan, programs=programs))}
+    commands = {
+        process.name: main_argv(plan.shell, process.type.command, _env_path(context, process))
+        for process in plan.processes
+    }
+    template = context.templates.get_template("app.conf.j2")
+    text = template.render(plan=plan, programs=programs, commands=commands)
+    files = {f"{plan.app}.conf": File(text)}
+    for name, process in plan.env_files.items():
+        text = sh_env_file(secrets_header(plan.procfile), process.secret_env)
+        files[name] = File(text, mode=0o600, owner=(process.type.user, process.type.group))
+    return files
+
+
+def _env_path(context: RenderContext, process: Process) -> str | None:
+    if process.env_file is None or context.env_dir is None:
+        return None
+    return f"{context.env_dir}/{process.env_file}"
 
 
 def supervisord_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 
-import jinja2
-
 from exporter.errors import ExportError
 from exporter.formation import EnvVar
-from exporter.formats import File, Format, Rendering
+from exporter.formats import File, Format, RenderContext, Rendering, secrets_header
 from exporter.plan import Plan
 
 UNIT_NAME_MAX = 255
@@ -42,15 +40,28 @@ def systemd_path(value: str) -> str:
     return value.replace("%", "%%")
 
 
+def systemd_env_file_line(var: EnvVar) -> str:
+    """One line of an EnvironmentFile=: no specifiers or `$` there. Single quotes keep every
+    character (line breaks too); a value holding `'` goes in double quotes, where a backslash
+    is taken away only before `"`, `\\`, a backtick and `$`."""
+    if "'" not in var.value:
+        return f"{var.name}='{var.value}'\n"
+    escaped = "".join("\\" + c if c in '"\\`$' else c for c in var.value)
+    return f'{var.name}="{escaped}"\n'
+
+
 def _hex_escape(char: str) -> str | None:
     return f"\\x{ord(char):02x}" if _CONTROL.match(char) else None
 
 
-def render_systemd(plan: Plan, templates: jinja2.Environment) -> Rendering:
+def render_systemd(plan: Plan, context: RenderContext) -> Rendering:
     files: Rendering = {}
 
-    def add(path: str, template: str, **context: object) -> None:
-        files[path] = File(templates.get_template(template).render(plan=plan, **context))
+    def add(path: str, template: str, **values: object) -> None:
+        text = context.templates.get_template(template).render(
+            plan=plan, env_dir=context.env_dir, **values
+        )
+        files[path] = File(text)
 
     add(f"{plan.app}.target", "app.target.j2")
     for process in plan.processes:
@@ -67,6 +78,9 @@ def render_systemd(plan: Plan, templates: jinja2.Environment) -> Rendering:
                 process=process,
                 instance=instance,
             )
+    for name, process in plan.env_files.items():
+        lines = "".join(systemd_env_file_line(var) for var in process.secret_env)
+        files[name] = File(secrets_header(plan.procfile) + lines, mode=0o600)
     return files
 
 

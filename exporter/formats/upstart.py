@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import shlex
 
-import jinja2
-
 from exporter.errors import ExportError
 from exporter.formation import EnvVar
-from exporter.formats import File, Format, Rendering
+from exporter.formats import File, Format, RenderContext, Rendering, secrets_header
+from exporter.formats.shell import main_argv, sh_env_file, shell_join
 from exporter.plan import Plan
 
 
@@ -38,22 +37,29 @@ def shell_quote(value: str) -> str:
     return shlex.quote(value)
 
 
-def render_upstart(plan: Plan, templates: jinja2.Environment) -> Rendering:
+def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
     files: Rendering = {}
 
-    def add(path: str, template: str, **context: object) -> None:
-        files[path] = File(templates.get_template(template).render(plan=plan, **context))
+    def add(path: str, template: str, **values: object) -> None:
+        text = context.templates.get_template(template).render(plan=plan, **values)
+        files[path] = File(text)
 
     add(f"{plan.app}.conf", "app.conf.j2")
     for process in plan.processes:
         add(f"{plan.app}-{process.name}.conf", "type.conf.j2", process=process)
+        env_file = f"{context.env_dir}/{process.env_file}" if process.env_file else None
+        argv = main_argv(plan.shell, process.type.command, env_file)
         for instance in process.instances:
             add(
                 f"{plan.app}-{process.name}-{instance.number}.conf",
                 "instance.conf.j2",
                 process=process,
                 instance=instance,
+                main=shell_join(argv),
             )
+    for name, process in plan.env_files.items():
+        text = sh_env_file(secrets_header(plan.procfile), process.secret_env)
+        files[name] = File(text, mode=0o600, owner=(process.type.user, process.type.group))
     return files
 
 

@@ -1,0 +1,29 @@
+"""POSIX shell pieces shared by the formats that start processes through a shell command line
+(supervisord, Upstart): the argv of the main process and the env file it sources."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+
+from exporter.formation import EnvVar
+
+# $0 = the Procfile command, $1 = the env file, $2 = the shell. `set -a` exports what the file
+# assigns; the command then runs in a fresh shell exactly as `sh -c COMMAND` would.
+SOURCE_THEN_RUN = 'set -a && . "$1" && exec "$2" -c "$0"'
+
+
+def main_argv(shell: str, command: str, env_file: str | None) -> list[str]:
+    """argv that runs `command` as `SHELL -c COMMAND`, after sourcing `env_file` if given."""
+    if env_file is None:
+        return [shell, "-c", command]
+    return [shell, "-c", SOURCE_THEN_RUN, command, env_file, shell]
+
+
+def sh_env_file(header: str, env: Iterable[EnvVar]) -> str:
+    """`NAME='value'` lines: single quotes carry every character exactly, line breaks too."""
+    return header + "".join(f"{var.name}={shlex.quote(var.value)}\n" for var in env)
+
+
+def shell_join(argv: list[str]) -> str:
+    return shlex.join(argv)
