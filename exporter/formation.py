@@ -129,7 +129,7 @@ def load_formation(options: Options, cwd: Path) -> Formation:
         )
     env_mode = options.env_mode or file.env_mode or "inline"
     if env_mode not in ENV_MODES:
-        raise ExportError(f"env mode must be one of {', '.join(ENV_MODES)}, not {env_mode!r}")
+        raise ExportError(f"--env-mode {env_mode!r}: use {' or '.join(ENV_MODES)}")
 
     base_port = _base_port(options, file, dotenv)
     app_env = {k: EnvVar(k, v, f"{file_label}: env.{k}") for k, v in file.env.items()}

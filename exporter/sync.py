@@ -243,7 +243,15 @@ def _read_manifest(path: Path, force: bool) -> dict[str, Recorded]:
         }
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
+    except (
+        OSError,
+        UnicodeDecodeError,
+        tomllib.TOMLDecodeError,
+        AttributeError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ):
         if force:
             return {}
         raise ExportError(

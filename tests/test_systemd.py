@@ -159,7 +159,9 @@ def test_journald_is_the_default_log(procexport, tmp_path):
     assert "SyslogIdentifier=shop-web.%i" in files["shop-web@.service"]
 
 
-@pytest.mark.parametrize("root", ["/srv/new\nline", "/srv/trailing ", "/srv/tab\t"])
+@pytest.mark.parametrize(
+    "root", ["/srv/new\nline", "/srv/trailing ", "/srv/tab\t", "/srv/continues\\"]
+)
 def test_a_root_systemd_cannot_carry_is_refused(procexport, tmp_path, root):
     app = write_app(tmp_path / "a", "web: serve\n")
     result = procexport("systemd", "-a", "x", "-d", root, cwd=app)

@@ -31,11 +31,12 @@ def systemd_environment(var: EnvVar) -> str:
 
 
 def systemd_path(value: str) -> str:
-    """An absolute path for WorkingDirectory= or append:, which take the rest of the line."""
-    if _CONTROL.search(value) or value != value.strip():
+    """An absolute path for WorkingDirectory= or append:, which take the rest of the line
+    verbatim: only `%` can be escaped, and a trailing backslash would continue the line."""
+    if _CONTROL.search(value) or value != value.strip() or value.endswith("\\"):
         raise ExportError(
-            f"systemd cannot carry the path {value!r}: no control characters or leading or "
-            "trailing white space"
+            f"systemd cannot carry the path {value!r}: no control characters, no leading or "
+            "trailing white space, no trailing backslash"
         )
     return value.replace("%", "%%")
 
