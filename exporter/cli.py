@@ -1,6 +1,7 @@
-"""The command line: parse options, call the library, turn errors into one line and exit 2."""
+"""The command line: parse options, call the library, turn errors into one line and exit 2.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: typer would have to eval every annotation.
+"""
 
 import sys
 from pathlib import Path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporter.errors import ExportError
 
@@ -12,8 +12,7 @@ _ASSIGNMENT = re.compile(r"[ \t]*(?:export[ \t]+)?([^=]*?)[ \t]*=[ \t]*")
 _DOUBLE_QUOTE_ESCAPES = {"n": "\n", '"': '"', "\\": "\\", "$": "$"}
 
 
-@dataclass(frozen=True)
-class DotenvEntry:
+class DotenvEntry(NamedTuple):
     name: str
     value: str
     line: int

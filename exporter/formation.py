@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from exporter.dotenv import DotenvEntry, parse_dotenv
 from exporter.errors import ExportError
-from exporter.formation_file import FormationFile, key_line, load_formation_file
 from exporter.procfile import parse_procfile
 from exporter.textfile import read_text
+from exporter.toml_lines import key_line
 
 APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 ACCOUNT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}|[0-9]{1,10}")
@@ -24,8 +24,7 @@ ENV_MODES = ("inline", "file")
 DEFAULTS = {"port": 5000, "timeout": 30, "stop_signal": "TERM", "shell": "/bin/sh"}
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """What the command line said; None or empty means 'not given'."""
 
     procfile: str | None = None
@@ -41,16 +40,14 @@ class Options:
     env_mode: str | None = None
 
 
-@dataclass(frozen=True)
-class EnvVar:
+class EnvVar(NamedTuple):
     name: str
     value: str
     origin: str  # where it was set, for error messages: ".env:3", "formation.toml: env.X"
     secret: bool = False  # came from a .env file: treat as a credential
 
 
-@dataclass(frozen=True)
-class ProcessType:
+class ProcessType(NamedTuple):
     name: str
     command: str
     index: int  # position in the Procfile, counting types with no instances
@@ -63,15 +60,14 @@ class ProcessType:
     env: tuple[EnvVar, ...]  # merged, lowest to highest, one entry per name, no PORT/PS
 
 
-@dataclass(frozen=True)
-class Formation:
+class Formation(NamedTuple):
     app: str
     procfile: str  # as the user named it, for the generated-by header
     root: str
     shell: str
     log: str | None
     env_mode: str
-    types: tuple[ProcessType, ...] = field(default_factory=tuple)
+    types: tuple[ProcessType, ...] = ()
 
 
 def load_formation(options: Options, cwd: Path) -> Formation:
@@ -79,19 +75,23 @@ def load_formation(options: Options, cwd: Path) -> Formation:
     file_label = options.formation_file
     if file_label is None and (cwd / "formation.toml").is_file():
         file_label = "formation.toml"
-    file = FormationFile()
+    file: dict[str, Any] = {}  # the validated formation.toml; empty without one
     file_dir = cwd
     file_text = ""
     if file_label is not None:
+        # pydantic is imported only when there is a file to validate: it is most of the
+        # start-up time of an export without one.
+        from exporter.formation_file import load_formation_file
+
         file_path = cwd / file_label
         file, file_text = load_formation_file(file_path, file_label)
         file_dir = file_path.parent
 
     if options.procfile is not None:
         procfile_label, procfile_path = options.procfile, cwd / options.procfile
-    elif file.procfile is not None:
-        procfile_label = os.path.normpath(_label(file_label, file.procfile))
-        procfile_path = file_dir / file.procfile
+    elif file.get("procfile") is not None:
+        procfile_label = os.path.normpath(_label(file_label, file.get("procfile")))
+        procfile_path = file_dir / file.get("procfile")
     else:
         procfile_label, procfile_path = "Procfile", cwd / "Procfile"
     entries = parse_procfile(read_text(procfile_path, procfile_label), procfile_label)
@@ -105,7 +105,7 @@ def load_formation(options: Options, cwd: Path) -> Formation:
 
     names = [entry.name for entry in entries]
     counts = _counts(file, file_label, file_text, options.formation, names)
-    for name in file.process:
+    for name in file.get("process", {}):
         if name not in names:
             raise ExportError(
                 f"process.{name}: the Procfile has no process type {name!r}",
@@ -113,37 +113,38 @@ def load_formation(options: Options, cwd: Path) -> Formation:
                 key_line(file_text, ("process", name)),
             )
 
-    root = _absolute(options.root, cwd) or _absolute(file.root, file_dir) or str(procfile_dir)
-    app = options.app or file.app or os.path.basename(root.rstrip("/"))
+    root = (
+        _absolute(options.root, cwd) or _absolute(file.get("root"), file_dir) or str(procfile_dir)
+    )
+    app = options.app or file.get("app") or os.path.basename(root.rstrip("/"))
     if not APP_NAME.fullmatch(app):
         raise ExportError(
             f"invalid app name {app!r}: use 1-64 letters, digits, '_', '-' or '.', starting "
             "with a letter or digit (set it with --app or `app` in formation.toml)"
         )
-    shell = file.shell or DEFAULTS["shell"]
+    shell = file.get("shell") or DEFAULTS["shell"]
     if not SHELL_PATH.fullmatch(shell):
         raise ExportError(
             f"shell: must be an absolute path of letters, digits and '/._+-', not {shell!r}",
             file_label,
             key_line(file_text, ("shell",)),
         )
-    env_mode = options.env_mode or file.env_mode or "inline"
+    env_mode = options.env_mode or file.get("env_mode") or "inline"
     if env_mode not in ENV_MODES:
         raise ExportError(f"--env-mode {env_mode!r}: use {' or '.join(ENV_MODES)}")
 
     base_port = _base_port(options, file, dotenv)
-    app_env = {k: EnvVar(k, v, f"{file_label}: env.{k}") for k, v in file.env.items()}
+    app_env = {k: EnvVar(k, v, f"{file_label}: env.{k}") for k, v in file.get("env", {}).items()}
     types = []
     for index, entry in enumerate(entries):
-        settings = file.process.get(entry.name)
+        settings = file.get("process", {}).get(entry.name) or {}
         type_env = dict(dotenv) | app_env
-        if settings is not None:
-            type_env |= {
-                k: EnvVar(k, v, f"{file_label}: process.{entry.name}.env.{k}")
-                for k, v in settings.env.items()
-            }
-        user = (settings and settings.user) or options.user or file.user or app
-        group = (settings and settings.group) or file.group
+        type_env |= {
+            k: EnvVar(k, v, f"{file_label}: process.{entry.name}.env.{k}")
+            for k, v in (settings.get("env") or {}).items()
+        }
+        user = settings.get("user") or options.user or file.get("user") or app
+        group = settings.get("group") or file.get("group")
         for what, account in (("user", user), ("group", group)):
             if account is not None and not ACCOUNT_NAME.fullmatch(account):
                 raise ExportError(f"invalid {what} name {account!r}")
@@ -155,18 +156,18 @@ def load_formation(options: Options, cwd: Path) -> Formation:
                 count=counts[entry.name],
                 user=user,
                 group=group,
-                port=(settings and settings.port) or base_port + 100 * index,
-                timeout=(settings and settings.timeout)
+                port=settings.get("port") or base_port + 100 * index,
+                timeout=settings.get("timeout")
                 or options.timeout
-                or file.timeout
+                or file.get("timeout")
                 or DEFAULTS["timeout"],
-                stop_signal=(settings and settings.stop_signal)
-                or file.stop_signal
+                stop_signal=settings.get("stop_signal")
+                or file.get("stop_signal")
                 or DEFAULTS["stop_signal"],
                 env=tuple(v for k, v in type_env.items() if k not in ("PORT", "PS")),
             )
         )
-    log = _absolute(options.log, cwd) or _absolute(file.log, file_dir)
+    log = _absolute(options.log, cwd) or _absolute(file.get("log"), file_dir)
     return Formation(app, procfile_label, root, shell, log, env_mode, tuple(types))
 
 
@@ -187,13 +188,13 @@ def parse_formation_specs(specs: tuple[str, ...]) -> dict[str, int]:
 
 
 def _counts(
-    file: FormationFile,
+    file: dict[str, Any],
     file_label: str | None,
     file_text: str,
     specs: tuple[str, ...],
     names: list[str],
 ) -> dict[str, int]:
-    for name in file.formation:
+    for name in file.get("formation", {}):
         if name != "all" and name not in names:
             raise ExportError(
                 f"formation.{name}: the Procfile has no process type {name!r}",
@@ -204,16 +205,16 @@ def _counts(
     for name in from_options:
         if name != "all" and name not in names:
             raise ExportError(f"--formation {name}: the Procfile has no process type {name!r}")
-    if not file.formation and not from_options:
+    if not file.get("formation", {}) and not from_options:
         return dict.fromkeys(names, 1)
-    merged = file.formation | from_options
+    merged = file.get("formation", {}) | from_options
     fill = merged.get("all", 0)
     return {name: merged.get(name, fill) for name in names}
 
 
 def _env_files(
     options: Options,
-    file: FormationFile,
+    file: dict[str, Any],
     file_label: str | None,
     file_dir: Path,
     cwd: Path,
@@ -221,8 +222,8 @@ def _env_files(
 ) -> list[tuple[str, Path]]:
     if options.env_files:
         return [(label, cwd / label) for label in options.env_files]
-    if file.env_files is not None:
-        return [(_label(file_label, name), file_dir / name) for name in file.env_files]
+    if file.get("env_files") is not None:
+        return [(_label(file_label, name), file_dir / name) for name in file.get("env_files")]
     default = procfile_dir / ".env"
     if default.is_file():
         return [
@@ -238,13 +239,13 @@ def _dotenv_var(entry: DotenvEntry, label: str) -> EnvVar:
     return EnvVar(entry.name, entry.value, f"{label}:{entry.line}", secret=True)
 
 
-def _base_port(options: Options, file: FormationFile, dotenv: dict[str, EnvVar]) -> int:
+def _base_port(options: Options, file: dict[str, Any], dotenv: dict[str, EnvVar]) -> int:
     if options.port is not None:
         if not 1 <= options.port <= 65535:
             raise ExportError(f"--port {options.port}: must be between 1 and 65535")
         return options.port
-    if file.port is not None:
-        return file.port
+    if file.get("port") is not None:
+        return file.get("port")
     if "PORT" in dotenv:
         var = dotenv["PORT"]
         if not re.fullmatch(r"[0-9]{1,5}", var.value) or not 1 <= int(var.value) <= 65535:

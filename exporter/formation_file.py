@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+
+# No pydantic plugins are used here; looking them up scans every installed distribution.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from exporter.errors import ExportError
 from exporter.textfile import read_text
+from exporter.toml_lines import key_line
 
 STOP_SIGNALS = ("TERM", "INT", "QUIT", "HUP", "KILL", "USR1", "USR2", "WINCH")
 
@@ -40,7 +45,9 @@ Count = Annotated[int, Field(ge=0)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # defer_build: the schema is built on the first validation, so that an export without a
+    # formation file never pays for it.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 class ProcessSettings(_Strict):
@@ -74,8 +81,9 @@ class FormationFile(_Strict):
     process: dict[str, ProcessSettings] = {}
 
 
-def load_formation_file(path: Path, label: str) -> tuple[FormationFile, str]:
-    """The validated formation file and its text; errors name the file, the line and the key."""
+def load_formation_file(path: Path, label: str) -> tuple[dict[str, Any], str]:
+    """The validated formation file as plain data (every key present, None when unset), and
+    its text; errors name the file, the line and the key."""
     text = read_text(path, label)
     try:
         data = tomllib.loads(text)
@@ -85,7 +93,7 @@ def load_formation_file(path: Path, label: str) -> tuple[FormationFile, str]:
         line = int(where.group(1)) if where else None
         raise ExportError(message[: where.start()] if where else message, label, line) from None
     try:
-        return FormationFile.model_validate(data), text
+        return FormationFile.model_validate(data).model_dump(), text
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(part for part in error["loc"] if part != "[key]")
@@ -100,25 +108,3 @@ def load_formation_file(path: Path, label: str) -> tuple[FormationFile, str]:
                 "invalid variable name: use letters, digits and '_', not starting with a digit"
             )
         raise ExportError(f"{key}: {message}", label, key_line(text, loc)) from None
-
-
-def key_line(text: str, loc: tuple[int | str, ...]) -> int | None:
-    """Best effort: the line that sets the key at `loc` (or its nearest enclosing key)."""
-    wanted = [str(part) for part in loc]
-    table: list[str] = []
-    best: tuple[int, int] | None = None
-    for number, line in enumerate(text.split("\n"), start=1):
-        stripped = line.strip()
-        header = re.fullmatch(r"\[\[?\s*([^\]]+?)\s*\]\]?(?:\s*#.*)?", stripped)
-        if header:
-            table = [part.strip().strip("\"'") for part in header.group(1).split(".")]
-            path = table
-        else:
-            assignment = re.match(r"([A-Za-z0-9_\-\"'. ]+?)\s*=", stripped)
-            if not assignment:
-                continue
-            path = table + [p.strip().strip("\"'") for p in assignment.group(1).split(".")]
-        depth = len(path)
-        if wanted[:depth] == path and (best is None or depth > best[0]):
-            best = (depth, number)
-    return best[1] if best else None

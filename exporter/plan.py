@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporter.errors import ExportError
 from exporter.formation import EnvVar, Formation, ProcessType
 
 
-@dataclass(frozen=True)
-class Instance:
+class Instance(NamedTuple):
     type: str
     number: int  # 1-based
     port: int
@@ -24,8 +23,7 @@ class Instance:
         return (EnvVar("PORT", str(self.port), "instance"), EnvVar("PS", self.ps, "instance"))
 
 
-@dataclass(frozen=True)
-class Process:
+class Process(NamedTuple):
     """A process type that runs, with its instances."""
 
     type: ProcessType
@@ -48,8 +46,7 @@ class Process:
         return tuple(var for var in self.type.env if var.secret)
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     app: str
     procfile: str
     root: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporter.errors import ExportError
 from exporter.textfile import numbered_lines
@@ -11,8 +11,7 @@ from exporter.textfile import numbered_lines
 PROCESS_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
-@dataclass(frozen=True)
-class ProcfileEntry:
+class ProcfileEntry(NamedTuple):
     name: str
     command: str
     line: int

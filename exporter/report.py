@@ -43,7 +43,7 @@ def _change_diff(change: Change, color: bool) -> str:
 
 def summary(plan: SyncPlan, next_steps: list[str]) -> str:
     counts = ", ".join(
-        f"{plan.count(action)} {action.value}"
+        f"{plan.number_of(action)} {action.value}"
         for action in (Action.CREATE, Action.UPDATE, Action.REMOVE, Action.KEEP)
     )
     lines = [f"procexport: {plan.location}: {counts}\n"]

@@ -9,16 +9,17 @@ removed without --force.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import stat
-import tempfile
-import tomllib
-from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import NamedTuple
 
 from exporter.errors import ExportError
 from exporter.formats import Rendering
+
+_TEMPORARY = itertools.count()
 
 
 class Action(Enum):
@@ -28,16 +29,14 @@ class Action(Enum):
     KEEP = "unchanged"
 
 
-@dataclass(frozen=True)
-class Recorded:
+class Recorded(NamedTuple):
     """A file as the manifest remembers writing it."""
 
     sha256: str
     mode: int
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     path: str  # relative to LOCATION, '/'-separated
     action: Action
     old_text: bytes | None  # what is there now (None: nothing)
@@ -47,18 +46,16 @@ class Change:
     owner: tuple[str, str | None] | None = None  # who must be able to read it (env files)
 
 
-@dataclass(frozen=True)
-class SyncPlan:
+class SyncPlan(NamedTuple):
     location: Path
     manifest_name: str
     changes: tuple[Change, ...]
-    manifest_text: bytes  # the manifest after the change
 
     @property
     def pending(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action is not Action.KEEP)
 
-    def count(self, action: Action) -> int:
+    def number_of(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
 
 
@@ -96,19 +93,14 @@ def plan_sync(location: Path, rendering: Rendering, manifest: str, force: bool) 
             Change(relative, Action.UPDATE, old_text, new_text, old_mode, file.mode, file.owner)
         )
     for relative in sorted(set(recorded) - set(rendering)):
-        current = _current(location, relative, missing_ok=True)
+        current = _current(location, relative)
         if current is None:
             continue
         old_text, old_mode = current
         if not force:
             _refuse_unless_ours(location, relative, recorded, old_text, old_mode, "remove")
         changes.append(Change(relative, Action.REMOVE, old_text, None, old_mode, None))
-    written = {
-        c.path: Recorded(hashlib.sha256(c.new_text).hexdigest(), c.new_mode)
-        for c in changes
-        if c.new_text is not None and c.new_mode is not None
-    }
-    return SyncPlan(location, manifest, tuple(changes), _manifest_text(written))
+    return SyncPlan(location, manifest, tuple(changes))
 
 
 def apply_sync(plan: SyncPlan) -> list[Change]:
@@ -118,26 +110,30 @@ def apply_sync(plan: SyncPlan) -> list[Change]:
     Returns the written files whose owner could not be set (not root, or no such account)."""
     location = plan.location
     created_location = not location.exists()
-    staged: list[tuple[Path, Path]] = []
+    staged: list[tuple[str, str]] = []
     not_owned: list[Change] = []
     try:
         location.mkdir(parents=True, exist_ok=True)
         for change in plan.pending:
             if change.new_text is not None and change.new_mode is not None:
                 temporary = _stage(location, change.new_text, change.new_mode)
-                staged.append((temporary, location / change.path))
+                staged.append((temporary, os.path.join(location, change.path)))
                 if change.owner is not None and not _give(temporary, change.owner):
                     not_owned.append(change)
-        manifest_temp = _stage(location, plan.manifest_text, 0o644)
+        manifest_temp = _stage(location, _manifest_text(plan.changes), 0o644)
     except OSError as exc:
         for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
+            os.unlink(temporary)
         if created_location:
             _remove_empty_dirs(location, stop=location.parent)
         raise ExportError(f"cannot write: {exc.strerror}", exc.filename or str(location)) from None
     try:
+        made = {str(location)}
         for temporary, target in staged:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            parent = os.path.dirname(target)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
             os.replace(temporary, target)
         for change in plan.pending:
             if change.action is Action.REMOVE:
@@ -152,7 +148,7 @@ def apply_sync(plan: SyncPlan) -> list[Change]:
     return not_owned
 
 
-def _give(path: Path, owner: tuple[str, str | None]) -> bool:
+def _give(path: str, owner: tuple[str, str | None]) -> bool:
     """chown to the account that must read the file, when we may and it exists here."""
     import grp
     import pwd
@@ -169,16 +165,26 @@ def _give(path: Path, owner: tuple[str, str | None]) -> bool:
     return True
 
 
-def _stage(location: Path, content: bytes, mode: int) -> Path:
-    handle, name = tempfile.mkstemp(prefix=".procexport-tmp-", dir=location)
+def _stage(location: Path, content: bytes, mode: int) -> str:
+    """A new temporary file in LOCATION holding `content` with `mode`.
+
+    Named by pid and a counter and created with O_EXCL, as tempfile.mkstemp does, without
+    its random name generator, which was a third of the time of a 10,000-file export."""
+    while True:
+        path = os.path.join(location, f".procexport-tmp-{os.getpid()}-{next(_TEMPORARY)}")
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            break
+        except FileExistsError:  # left by a crashed run that had the same pid
+            continue
     try:
+        os.fchmod(handle, mode)
         with os.fdopen(handle, "wb") as out:
             out.write(content)
-        os.chmod(name, mode)
     except OSError:
-        os.unlink(name)
+        os.unlink(path)
         raise
-    return Path(name)
+    return path
 
 
 def _remove_empty_dirs(directory: Path, stop: Path) -> None:
@@ -191,23 +197,24 @@ def _remove_empty_dirs(directory: Path, stop: Path) -> None:
         directory = directory.parent
 
 
-def _current(location: Path, relative: str, missing_ok: bool = False) -> tuple[bytes, int] | None:
+def _current(location: Path, relative: str) -> tuple[bytes, int] | None:
     """The bytes and permission bits of a regular file there, None when nothing is there."""
-    path = location / relative
+    path = os.path.join(location, relative)  # not pathlib: this runs once per file
     try:
-        info = path.lstat()
+        info = os.lstat(path)
     except FileNotFoundError:
         return None
     except NotADirectoryError:
-        raise ExportError("a parent of this path is not a directory", str(path)) from None
+        raise ExportError("a parent of this path is not a directory", path) from None
     if stat.S_ISDIR(info.st_mode):
-        raise ExportError("is a directory where procexport must write a file", str(path))
+        raise ExportError("is a directory where procexport must write a file", path)
     if not stat.S_ISREG(info.st_mode):
-        raise ExportError("is not a regular file (a link?); refusing to replace it", str(path))
+        raise ExportError("is not a regular file (a link?); refusing to replace it", path)
     try:
-        return path.read_bytes(), stat.S_IMODE(info.st_mode)
+        with open(path, "rb") as current:
+            return current.read(), stat.S_IMODE(info.st_mode)
     except OSError as exc:
-        raise ExportError(f"cannot read: {exc.strerror}", str(path)) from None
+        raise ExportError(f"cannot read: {exc.strerror}", path) from None
 
 
 def _refuse_unless_ours(
@@ -235,50 +242,59 @@ def _refuse_unless_ours(
 
 def _read_manifest(path: Path, force: bool) -> dict[str, Recorded]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return {
-            name: Recorded(str(entry["sha256"]), int(str(entry["mode"]), 8))
-            for name, entry in data.get("files", {}).items()
-            if _check_relative(name)
-        }
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    except (
-        OSError,
-        UnicodeDecodeError,
-        tomllib.TOMLDecodeError,
-        AttributeError,
-        KeyError,
-        TypeError,
-        ValueError,
-    ):
-        if force:
-            return {}
-        raise ExportError(
-            "is not a manifest procexport can read (use --force to start a new one)", str(path)
-        ) from None
+    except (OSError, UnicodeDecodeError):
+        return _unreadable_manifest(path, force)
+    import tomllib  # only needed from the second export on
+
+    try:
+        data = tomllib.loads(text)
+        recorded = {}
+        for name, entry in data["files"].items():
+            _check_relative(name)
+            mode, digest = entry.split(" ")
+            recorded[name] = Recorded(digest, int(mode, 8))
+        return recorded
+    except (tomllib.TOMLDecodeError, AttributeError, KeyError, TypeError, ValueError):
+        return _unreadable_manifest(path, force)
 
 
-def _manifest_text(written: dict[str, Recorded]) -> bytes:
+def _unreadable_manifest(path: Path, force: bool) -> dict[str, Recorded]:
+    """--force starts a new manifest; otherwise a manifest we cannot read is an error."""
+    if force:
+        return {}
+    raise ExportError(
+        "is not a manifest procexport can read (use --force to start a new one)", str(path)
+    )
+
+
+def _manifest_text(changes: tuple[Change, ...]) -> bytes:
+    """The manifest after the change: every file that will be there, with mode and hash."""
     import tomli_w
 
+    written = {
+        c.path: Recorded(hashlib.sha256(c.new_text).hexdigest(), c.new_mode)
+        for c in changes
+        if c.new_text is not None and c.new_mode is not None
+    }
     body = tomli_w.dumps(
         {
             "files": {
-                name: {"sha256": entry.sha256, "mode": f"{entry.mode:04o}"}
-                for name, entry in sorted(written.items())
+                name: f"{entry.mode:04o} {entry.sha256}" for name, entry in sorted(written.items())
             }
         }
     )
     header = (
-        "# Written by procexport: the files it wrote in this directory for one app and format.\n"
-        "# It removes only files listed here, and refuses to touch them once edited.\n"
+        "# Written by procexport: the files it wrote in this directory for one app and format,\n"
+        "# each with its mode and SHA-256. procexport removes only files listed here, and\n"
+        "# refuses to touch them once edited.\n"
     )
     return (header + body).encode("utf-8")
 
 
-def _check_relative(relative: str) -> bool:
-    parts = PurePosixPath(relative).parts
-    if not parts or relative.startswith("/") or ".." in parts or "." in parts:
+def _check_relative(relative: str) -> None:
+    """A path inside LOCATION: relative, no empty, '.' or '..' parts."""
+    if any(part in ("", ".", "..") for part in relative.split("/")):
         raise ExportError(f"unsafe path {relative!r} in a rendering or manifest")
-    return True

@@ -27,6 +27,7 @@ def template_environment(
         search[:0] = [override_dir / format_name, override_dir]
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(path) for path in search]),
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,

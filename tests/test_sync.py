@@ -34,8 +34,7 @@ def test_a_manifest_records_every_file_written_with_hash_and_mode(procexport, sh
     files = read_tree(out)
     assert set(manifest["files"]) == set(files)
     for name, text in files.items():
-        assert manifest["files"][name]["sha256"] == hashlib.sha256(text.encode()).hexdigest()
-        assert manifest["files"][name]["mode"] == "0644"
+        assert manifest["files"][name] == f"0644 {hashlib.sha256(text.encode()).hexdigest()}"
 
 
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)
@@ -224,9 +223,7 @@ def test_a_manifest_naming_a_path_outside_location_is_refused(procexport, shop, 
     export(procexport, shop, "systemd", out)
     victim = tmp_path / "victim"
     victim.write_text("keep me")
-    (out / ".procexport.shop.systemd.toml").write_text(
-        '[files."../victim"]\nsha256 = "x"\nmode = "0644"\n'
-    )
+    (out / ".procexport.shop.systemd.toml").write_text('[files]\n"../victim" = "0644 x"\n')
     result = export(procexport, shop, "systemd", out, "--force")
     assert result.status == 2
     assert victim.read_text() == "keep me"

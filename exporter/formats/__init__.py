@@ -5,9 +5,8 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import jinja2
@@ -22,15 +21,13 @@ _MODULES = {
 FORMAT_NAMES = tuple(_MODULES)
 
 
-@dataclass(frozen=True)
-class File:
+class File(NamedTuple):
     text: str
     mode: int = 0o644
     owner: tuple[str, str | None] | None = None  # (user, group) to give it to, when root
 
 
-@dataclass(frozen=True)
-class RenderContext:
+class RenderContext(NamedTuple):
     """What a format needs besides the plan."""
 
     templates: jinja2.Environment
@@ -40,8 +37,7 @@ class RenderContext:
 Rendering = dict[str, File]
 
 
-@dataclass(frozen=True)
-class Format:
+class Format(NamedTuple):
     name: str
     filters: Mapping[str, Callable[..., str]]
     render: Callable[[Plan, RenderContext], Rendering]

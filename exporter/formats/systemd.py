@@ -10,8 +10,13 @@ from exporter.formats import File, Format, RenderContext, Rendering, secrets_hea
 from exporter.plan import Plan
 
 UNIT_NAME_MAX = 255
-_C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Inside a double-quoted word: C escapes for the backslash, the quote and control characters.
+_QUOTED = str.maketrans(
+    {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+    | {chr(c): f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if chr(c) not in "\n\t"}
+)
+_ENV_FILE_QUOTED = str.maketrans({c: "\\" + c for c in '"\\`$'})
 
 
 def systemd_exec_arg(value: str) -> str:
@@ -20,14 +25,14 @@ def systemd_exec_arg(value: str) -> str:
     Double-quoted with C escapes; `%` and `$` doubled because specifiers are resolved and
     `$VAR` substituted after unquoting.
     """
-    escaped = "".join(_C_ESCAPES.get(c) or _hex_escape(c) or c for c in value)
-    return '"' + escaped.replace("%", "%%").replace("$", "$$") + '"'
+    escaped = value.translate(_QUOTED).replace("%", "%%").replace("$", "$$")
+    return f'"{escaped}"'
 
 
 def systemd_environment(var: EnvVar) -> str:
     """One Environment= assignment, quoted with C escapes; `$` has no meaning there, `%` does."""
-    escaped = "".join(_C_ESCAPES.get(c) or _hex_escape(c) or c for c in f"{var.name}={var.value}")
-    return '"' + escaped.replace("%", "%%") + '"'
+    escaped = f"{var.name}={var.value}".translate(_QUOTED).replace("%", "%%")
+    return f'"{escaped}"'
 
 
 def systemd_path(value: str) -> str:
@@ -47,12 +52,7 @@ def systemd_env_file_line(var: EnvVar) -> str:
     is taken away only before `"`, `\\`, a backtick and `$`."""
     if "'" not in var.value:
         return f"{var.name}='{var.value}'\n"
-    escaped = "".join("\\" + c if c in '"\\`$' else c for c in var.value)
-    return f'{var.name}="{escaped}"\n'
-
-
-def _hex_escape(char: str) -> str | None:
-    return f"\\x{ord(char):02x}" if _CONTROL.match(char) else None
+    return f'{var.name}="{var.value.translate(_ENV_FILE_QUOTED)}"\n'
 
 
 def render_systemd(plan: Plan, context: RenderContext) -> Rendering:

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Benchmark procexport against honcho and foreman, side by side, on this machine.
+
+    python3 bench/run.py [--reps N] [--quick]
+
+Installs what it compares (procexport from this checkout and honcho[export] into venvs
+under bench/work/, foreman from Debian's ruby-foreman when run as root), then times each
+whole command from process start to exit, interleaved over N repetitions, and reports
+medians, the ratio procexport/peer and peak memory. The table is printed and written to
+bench/results.md with the machine and versions. Nothing here is part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+WORK = BENCH / "work"
+FORMATS = ("systemd", "supervisord", "upstart")
+LARGE_TYPES, LARGE_INSTANCES = 100, 100
+# Output on tmpfs when there is one: on this kind of virtual disk the kernel's share of
+# creating 10,000 files varies by a factor of two from run to run, whoever creates them.
+DEFAULT_OUT = Path("/dev/shm/procexport-bench") if Path("/dev/shm").is_dir() else WORK / "out"
+
+
+@dataclass
+class Case:
+    scenario: str
+    tool: str
+    argv: list[str]
+    cwd: Path
+    fresh_output: Path | None  # removed before every run, so each run writes everything
+    times: list[float] = field(default_factory=list)
+    peak_kb: int = 0
+
+
+def run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, check=True, **kwargs)
+
+
+def setup() -> dict[str, str]:
+    """Install the tools; return their command paths."""
+    WORK.mkdir(exist_ok=True)
+    tools = {}
+    for name, requirement in (("procexport", str(REPO)), ("honcho", "honcho[export]")):
+        venv = WORK / f"venv-{name}"
+        if not (venv / "bin" / name).exists():
+            run([sys.executable, "-m", "venv", str(venv)])
+        run(
+            [str(venv / "bin" / "pip"), "install", "-q", "--upgrade", requirement],
+            stdout=subprocess.DEVNULL,
+        )
+        tools[name] = str(venv / "bin" / name)
+    if shutil.which("foreman") is None and os.geteuid() == 0:
+        env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+        run(["apt-get", "update", "-qq"], env=env)
+        run(["apt-get", "install", "-y", "-qq", "ruby-foreman"], env=env, stdout=subprocess.DEVNULL)
+    if shutil.which("foreman"):
+        tools["foreman"] = shutil.which("foreman")
+    return tools
+
+
+def versions(tools: dict[str, str]) -> dict[str, str]:
+    found = {}
+    for name, path in tools.items():
+        flag = ["version"] if name == "foreman" else ["--version"]
+        out = subprocess.run([path, *flag], capture_output=True, text=True)
+        found[name] = (out.stdout or out.stderr).strip().splitlines()[-1]
+    return found
+
+
+def make_apps() -> tuple[Path, Path]:
+    small = WORK / "small"
+    small.mkdir(parents=True, exist_ok=True)
+    (small / "Procfile").write_text("web: python3 -m http.server $PORT\nworker: sleep 1000\n")
+    large = WORK / "large"
+    large.mkdir(parents=True, exist_ok=True)
+    (large / "Procfile").write_text(
+        "".join(f"t{i}: python3 -m http.server $PORT\n" for i in range(LARGE_TYPES))
+    )
+    return small, large
+
+
+def spec(types: int, instances: int) -> str:
+    return ",".join(f"t{i}={instances}" for i in range(types))
+
+
+def cases(tools: dict[str, str], small: Path, large: Path, out: Path) -> list[Case]:
+    small_spec = "web=2,worker=1"
+    large_spec = spec(LARGE_TYPES, LARGE_INSTANCES)
+    half_spec = spec(LARGE_TYPES, LARGE_INSTANCES // 2)  # shows whether time is linear
+    scenarios = (
+        ("small", small, small_spec, ("procexport", "honcho", "foreman")),
+        (f"{LARGE_TYPES}x{LARGE_INSTANCES // 2}", large, half_spec, ("procexport",)),
+        (
+            f"{LARGE_TYPES}x{LARGE_INSTANCES}",
+            large,
+            large_spec,
+            ("procexport", "honcho", "foreman"),
+        ),
+    )
+    found: list[Case] = []
+    for fmt in FORMATS:
+        for scenario, app, formation, compared in scenarios:
+            for tool in compared:
+                if tool not in tools:
+                    continue
+                target = out / f"{scenario}-{fmt}-{tool}"
+                argv = {
+                    "procexport": [fmt, str(target), "-a", "app", "-m", formation, "-q"],
+                    "honcho": ["export", "-a", "app", "-c", formation, fmt, str(target)],
+                    "foreman": ["export", fmt, str(target), "-a", "app", "-m", formation],
+                }[tool]
+                found.append(Case(f"{scenario} {fmt}", tool, [tools[tool], *argv], app, target))
+        unchanged = out / f"dry-{fmt}"
+        export = [tools["procexport"], fmt, str(unchanged), "-a", "app", "-m", large_spec]
+        run([*export, "-q"], cwd=large)
+        found.append(
+            Case(
+                f"{LARGE_TYPES}x{LARGE_INSTANCES} {fmt} --dry-run, unchanged",
+                "procexport",
+                [*export, "--dry-run"],
+                large,
+                None,
+            )
+        )
+    return found
+
+
+def time_once(case: Case) -> None:
+    if case.fresh_output is not None:
+        shutil.rmtree(case.fresh_output, ignore_errors=True)
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        case.argv, cwd=case.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{case.tool} failed ({process.returncode}): {' '.join(case.argv[:6])}")
+    case.times.append(elapsed)
+    case.peak_kb = max(case.peak_kb, usage.ru_maxrss)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def report(all_cases: list[Case], reps: int, tools: dict[str, str], out: Path) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine()}  ",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions(tools).items()) + "  ",
+        f"Method: whole command from process start to exit, {reps} interleaved repetitions, "
+        "median (and fastest); a fresh output directory for every export, on "
+        f"`{out}`; peak RSS from wait4.  ",
+        f"Large formation: {LARGE_TYPES} process types x {LARGE_INSTANCES} instances.  ",
+        "Reproduce: `python3 bench/run.py`",
+        "",
+        "| scenario | tool | median s | fastest s | procexport / tool | peak MB |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    by_scenario: dict[str, dict[str, Case]] = {}
+    for case in all_cases:
+        by_scenario.setdefault(case.scenario, {})[case.tool] = case
+    for scenario, group in by_scenario.items():
+        ours = statistics.median(group["procexport"].times)
+        for tool, case in group.items():
+            median = statistics.median(case.times)
+            ratio = "" if tool == "procexport" else f"{ours / median:.2f}"
+            lines.append(
+                f"| {scenario} | {tool} | {median:.3f} | {min(case.times):.3f} | {ratio} | "
+                f"{case.peak_kb / 1024:.0f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="small scenarios only, 5 reps")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where exports go")
+    args = parser.parse_args()
+    tools = setup()
+    small, large = make_apps()
+    all_cases = cases(tools, small, large, args.out)
+    if args.quick:
+        all_cases = [c for c in all_cases if c.scenario.startswith("small")]
+        args.reps = 5
+    for case in all_cases:  # warm-up: page cache, Jinja's bytecode cache, Ruby gems
+        time_once(case)
+        case.times.clear()
+    for _ in range(args.reps):
+        for case in all_cases:
+            time_once(case)
+    text = report(all_cases, args.reps, tools, args.out)
+    shutil.rmtree(args.out, ignore_errors=True)
+    (BENCH / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
