@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def template_environment(
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(path) for path in search]),
         bytecode_cache=jinja2.FileSystemBytecodeCache(),
+        auto_reload=False,  # one process renders once: no stat() of the template per file
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -39,6 +41,7 @@ def template_environment(
     return environment
 
 
+@functools.cache
 def comment_text(value: str) -> str:
     """Text for a `#` comment line: control characters shown as escapes, never a line break."""
     return "".join(

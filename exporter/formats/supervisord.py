@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import shlex
 
 from exporter.errors import ExportError
@@ -10,10 +12,12 @@ from exporter.formats import File, Format, RenderContext, Rendering, secrets_hea
 from exporter.formats.shell import main_argv, sh_env_file
 from exporter.plan import Plan, Process
 
-_INLINE_COMMENT = (";", "#")
+# RawConfigParser cuts a value at `;` or `#` after white space (str.isspace, as re's \s).
+_INLINE_COMMENT = re.compile(r"(?<=\s)[;#]")
 
 
-def supervisor_command(argv: list[str]) -> str:
+@functools.cache
+def supervisor_command(argv: tuple[str, ...]) -> str:
     """command= for an argv: each word POSIX-quoted for supervisor's shlex.split, `%` doubled,
     and no `;` or `#` ever right after white space, where RawConfigParser would cut the line."""
     return " ".join(_supervisor_word(word) for word in argv).replace("%", "%%")
@@ -24,12 +28,10 @@ def _supervisor_word(word: str) -> str:
     quoted = shlex.quote(word)
     # Inside a single-quoted word, '' closes and reopens the quote: the same word for shlex,
     # but the comment character no longer follows white space.
-    return "".join(
-        "''" + char if char in _INLINE_COMMENT and i and quoted[i - 1].isspace() else char
-        for i, char in enumerate(quoted)
-    )
+    return _INLINE_COMMENT.sub(lambda match: "''" + match.group(), quoted)
 
 
+@functools.cache
 def supervisor_environment(var: EnvVar) -> str:
     """KEY="value" for environment=, which supervisor 4 reads with a non-POSIX shlex: no
     escapes, and every quote character at either end of a value is stripped."""
@@ -43,6 +45,7 @@ def supervisor_environment(var: EnvVar) -> str:
     return f"{var.name}={quote}{var.value}{quote}".replace("%", "%%")
 
 
+@functools.cache
 def supervisor_path(value: str) -> str:
     """A path for directory=: taken verbatim, `%` doubled for supervisor's one expansion."""
     if (
@@ -75,7 +78,7 @@ def _environment_problem(value: str) -> str | None:
 
 
 def _comment_after_space(value: str) -> bool:
-    return any(c in _INLINE_COMMENT and i and value[i - 1].isspace() for i, c in enumerate(value))
+    return _INLINE_COMMENT.search(value) is not None
 
 
 def _refuse_line_breaks(value: str, what: str) -> None:
@@ -94,7 +97,9 @@ def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
         instance: f"{plan.app}-{instance.type}-{instance.number}" for instance in plan.instances
     }
     commands = {
-        process.name: main_argv(plan.shell, process.type.command, _env_path(context, process))
+        process.name: tuple(
+            main_argv(plan.shell, process.type.command, _env_path(context, process))
+        )
         for process in plan.processes
     }
     template = context.templates.get_template("app.conf.j2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from exporter.errors import ExportError
@@ -19,6 +20,7 @@ _QUOTED = str.maketrans(
 _ENV_FILE_QUOTED = str.maketrans({c: "\\" + c for c in '"\\`$'})
 
 
+@functools.cache
 def systemd_exec_arg(value: str) -> str:
     """One ExecStart= word that systemd turns back into exactly `value`.
 
@@ -29,12 +31,14 @@ def systemd_exec_arg(value: str) -> str:
     return f'"{escaped}"'
 
 
+@functools.cache
 def systemd_environment(var: EnvVar) -> str:
     """One Environment= assignment, quoted with C escapes; `$` has no meaning there, `%` does."""
     escaped = f"{var.name}={var.value}".translate(_QUOTED).replace("%", "%%")
     return f'"{escaped}"'
 
 
+@functools.cache
 def systemd_path(value: str) -> str:
     """An absolute path for WorkingDirectory= or append:, which take the rest of the line
     verbatim: only `%` can be escaped, and a trailing backslash would continue the line."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shlex
 
 from exporter.errors import ExportError
@@ -11,6 +12,7 @@ from exporter.formats.shell import main_argv, sh_env_file, shell_join
 from exporter.plan import Plan
 
 
+@functools.cache
 def upstart_quote(value: str) -> str:
     """One stanza argument for libnih's tokenizer: double quotes, backslash before `\\` and `"`.
 
@@ -22,6 +24,7 @@ def upstart_quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+@functools.cache
 def upstart_env(var: EnvVar) -> str:
     """The argument of an `env` stanza: KEY="value"."""
     if "\n" in var.value:
