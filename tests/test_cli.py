@@ -141,3 +141,16 @@ def test_an_unreadable_location_is_one_line_not_a_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("procexport: error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_an_unusable_template_cache_only_costs_speed(procexport, tmp_path, monkeypatch):
+    import jinja2
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Cannot determine safe temp directory")
+
+    monkeypatch.setattr(jinja2, "FileSystemBytecodeCache", refuse)
+    app = write_app(tmp_path / "shop", "web: serve\n")
+    result = procexport("systemd", cwd=app)
+    assert result.status == 0
+    assert "==> shop.target <==" in result.stdout
