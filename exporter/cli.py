@@ -48,6 +48,9 @@ def export(
     ] = None,
     template: Annotated[str | None, typer.Option("-t", "--template", metavar="DIR")] = None,
     timeout: Annotated[int | None, typer.Option("--timeout", metavar="SECONDS")] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", metavar="IMAGE", help="kubernetes: the image.")
+    ] = None,
     env_mode: Annotated[
         str | None, typer.Option("--env-mode", metavar="MODE", help="inline or file.")
     ] = None,
@@ -80,6 +83,7 @@ def export(
         env_files=tuple(env or ()),
         timeout=timeout,
         env_mode=env_mode,
+        image=image,
     )
     return run_export(
         format_name,

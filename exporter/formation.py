@@ -38,6 +38,7 @@ class Options(NamedTuple):
     env_files: tuple[str, ...] = ()
     timeout: int | None = None
     env_mode: str | None = None
+    image: str | None = None
 
 
 class EnvVar(NamedTuple):
@@ -58,6 +59,16 @@ class ProcessType(NamedTuple):
     timeout: int
     stop_signal: str
     env: tuple[EnvVar, ...]  # merged, lowest to highest, one entry per name, no PORT/PS
+    service: bool  # kubernetes: reachable through a Service
+
+
+class Kubernetes(NamedTuple):
+    """Settings only the kubernetes format reads."""
+
+    image: str | None = None
+    namespace: str | None = None
+    version: tuple[int, int] = (1, 25)  # the Kubernetes version the manifests target
+    root_given: bool = False  # a root was set: it becomes the container's workingDir
 
 
 class Formation(NamedTuple):
@@ -68,6 +79,7 @@ class Formation(NamedTuple):
     log: str | None
     env_mode: str
     types: tuple[ProcessType, ...] = ()
+    kubernetes: Kubernetes = Kubernetes()
 
 
 def load_formation(options: Options, cwd: Path) -> Formation:
@@ -165,10 +177,25 @@ def load_formation(options: Options, cwd: Path) -> Formation:
                 or file.get("stop_signal")
                 or DEFAULTS["stop_signal"],
                 env=tuple(v for k, v in type_env.items() if k not in ("PORT", "PS")),
+                service=entry.name == "web"
+                if settings.get("service") is None
+                else settings["service"],
             )
         )
     log = _absolute(options.log, cwd) or _absolute(file.get("log"), file_dir)
-    return Formation(app, procfile_label, root, shell, log, env_mode, tuple(types))
+    kubernetes = _kubernetes(options, file, root_given=bool(options.root or file.get("root")))
+    return Formation(app, procfile_label, root, shell, log, env_mode, tuple(types), kubernetes)
+
+
+def _kubernetes(options: Options, file: dict[str, Any], root_given: bool) -> Kubernetes:
+    settings = file.get("kubernetes") or {}
+    version = settings.get("version") or "1.25"
+    return Kubernetes(
+        image=options.image or settings.get("image"),
+        namespace=settings.get("namespace"),
+        version=(1, int(version.split(".")[1])),
+        root_given=root_given,
+    )
 
 
 def parse_formation_specs(specs: tuple[str, ...]) -> dict[str, int]:

@@ -59,6 +59,15 @@ class ProcessSettings(_Strict):
     timeout: Timeout | None = None
     stop_signal: StopSignal | None = None
     env: dict[EnvName, EnvValue] = {}
+    service: bool | None = None  # kubernetes: give the type a Service (default: web only)
+
+
+class KubernetesSettings(_Strict):
+    """[kubernetes]: only the kubernetes format reads these."""
+
+    image: str | None = None
+    namespace: str | None = None
+    version: Annotated[str, Field(pattern=r"^1\.[0-9]+(\.[0-9]+)?$")] | None = None
 
 
 class FormationFile(_Strict):
@@ -79,6 +88,7 @@ class FormationFile(_Strict):
     env: dict[EnvName, EnvValue] = {}
     formation: dict[str, Count] = {}
     process: dict[str, ProcessSettings] = {}
+    kubernetes: KubernetesSettings | None = None
 
 
 def load_formation_file(path: Path, label: str) -> tuple[dict[str, Any], str]:

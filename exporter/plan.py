@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from exporter.errors import ExportError
-from exporter.formation import EnvVar, Formation, ProcessType
+from exporter.formation import EnvVar, Formation, Kubernetes, ProcessType
 
 
 class Instance(NamedTuple):
@@ -54,6 +54,7 @@ class Plan(NamedTuple):
     log: str | None
     env_mode: str
     processes: tuple[Process, ...]  # Procfile order; types with no instances left out
+    kubernetes: Kubernetes = Kubernetes()
 
     @property
     def instances(self) -> tuple[Instance, ...]:
@@ -94,6 +95,7 @@ def build_plan(formation: Formation) -> Plan:
         log=formation.log,
         env_mode=formation.env_mode,
         processes=tuple(processes),
+        kubernetes=formation.kubernetes,
     )
 
 

@@ -123,3 +123,6 @@ NASTY_VALUES = {
     "CONTROL": "bell\x07 escape\x1b[0m delete\x7f vt\x0b ff\x0c",
     "CR": "carriage\rreturn",
 }
+
+# The formats that hand processes to a process manager on one machine (not kubernetes).
+INIT_FORMATS = ("systemd", "supervisord", "upstart")

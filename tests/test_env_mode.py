@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import NASTY_COMMANDS, NASTY_VALUES, dotenv_line, read_tree, write_app
+from conftest import INIT_FORMATS, NASTY_COMMANDS, NASTY_VALUES, dotenv_line, read_tree, write_app
 from supervisor_harness import BASE_ENVIRONMENT, Supervisor, execv_args, load_programs
 from systemd_envfile_model import parse_env_file
 from upstart_model import UPSTART_DEFAULT_ENV, job_environment, main_process_argv, parse_job
-
-from exporter.formats import FORMAT_NAMES
 
 USER = getpass.getuser()
 SECRET_FREE = {"PUBLIC": "shown in the unit"}
@@ -57,7 +55,7 @@ def reference(command: str, env: dict[str, str], cwd: Path, out: Path) -> list[d
     return records(out)
 
 
-@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@pytest.mark.parametrize("fmt", INIT_FORMATS)
 def test_no_secret_value_lands_in_a_world_readable_file(procexport, tmp_path, fmt):
     app = app_with_secrets(tmp_path, {"web": "serve"})
     (app / ".env").write_text('DB_PASSWORD="hunter2-secret"\n')
@@ -172,7 +170,7 @@ def test_an_account_missing_here_is_left_to_the_operator(procexport, tmp_path):
     assert f"  chown no-such-user-here {out}/app.env\n" in result.stderr
 
 
-@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@pytest.mark.parametrize("fmt", INIT_FORMATS)
 def test_file_mode_needs_a_location(procexport, tmp_path, fmt):
     app = app_with_secrets(tmp_path, {"web": "serve"})
     result = procexport(fmt, cwd=app)

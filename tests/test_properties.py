@@ -226,3 +226,24 @@ def test_any_app_and_user_name_is_used_verbatim_or_refused(app_name, user):
         names = set(read_out(out))
         assert all(name.startswith(app_name) for name in names), names
         assert all("/" not in name.removeprefix(f"{app_name}-web@1.service.d/") for name in names)
+
+
+@PROFILE
+@given(command=COMMANDS, env=ENVS, secrets=SECRET_ENVS)
+def test_kubernetes_delivers_any_command_and_value_exactly(command, env, secrets):
+    import yaml
+    from kubelet_model import container_argv, container_environment
+
+    app = make_app(command, env, {"kubernetes": {"image": "i:1"}}, dotenv_text(secrets))
+    out = app.parent / "out"
+    status, stdout, stderr = run(["kubernetes", str(out), "-q"], app)
+    if status != 0:
+        assert_refused(status, stdout, stderr)
+        return
+    manifests = [yaml.safe_load(p.read_bytes().decode()) for p in out.glob("*.yaml")]
+    objects = {(m["kind"], m["metadata"]["name"]): m for m in manifests if "metadata" in m}
+    (container,) = objects[("Deployment", "app-web")]["spec"]["template"]["spec"]["containers"]
+    environment = container_environment(container, objects, "app-web-abc")
+    wanted = {k: v for k, v in secrets.items() if k != "PS"} | env
+    assert environment == expected_env(wanted) | {"PS": "app-web-abc"}
+    assert container_argv(container, environment) == ["/bin/sh", "-c", command]

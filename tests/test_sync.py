@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import read_tree, snapshot, write_app
+from conftest import INIT_FORMATS, read_tree, snapshot, write_app
 
 import exporter.sync
-from exporter.formats import FORMAT_NAMES
 
 PROCFILE = "web: serve\nworker: work\nclock: tick\n"
 
@@ -23,7 +22,7 @@ def export(procexport, app: Path, fmt: str, out: Path, *args: str):
     return procexport(fmt, str(out), "-q", *args, cwd=app)
 
 
-@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@pytest.mark.parametrize("fmt", INIT_FORMATS)
 def test_a_manifest_records_every_file_written_with_hash_and_mode(procexport, shop, tmp_path, fmt):
     import hashlib
     import tomllib
@@ -37,7 +36,7 @@ def test_a_manifest_records_every_file_written_with_hash_and_mode(procexport, sh
         assert manifest["files"][name] == f"0644 {hashlib.sha256(text.encode()).hexdigest()}"
 
 
-@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@pytest.mark.parametrize("fmt", INIT_FORMATS)
 def test_scaling_down_removes_exactly_the_stale_files(procexport, shop, tmp_path, fmt):
     out = tmp_path / "out"
     export(procexport, shop, fmt, out, "-m", "web=3,worker=2,clock=1")
@@ -52,7 +51,7 @@ def test_scaling_down_removes_exactly_the_stale_files(procexport, shop, tmp_path
     assert not [p for p in out.rglob("*") if p.is_dir() and not any(p.iterdir())]
 
 
-@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@pytest.mark.parametrize("fmt", INIT_FORMATS)
 def test_a_type_removed_from_the_procfile_loses_its_files(procexport, shop, tmp_path, fmt):
     out = tmp_path / "out"
     export(procexport, shop, fmt, out)
@@ -61,7 +60,7 @@ def test_a_type_removed_from_the_procfile_loses_its_files(procexport, shop, tmp_
     assert not [name for name in read_tree(out) if "worker" in name or "clock" in name]
 
 
-@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@pytest.mark.parametrize("fmt", INIT_FORMATS)
 def test_apps_with_prefix_names_in_one_directory_never_touch_each_other(procexport, tmp_path, fmt):
     out = tmp_path / "out"
     apps = {name: write_app(tmp_path / name, PROCFILE) for name in ("shop", "shopify", "shop-x")}
@@ -92,7 +91,7 @@ def test_an_app_colliding_with_another_apps_type_is_refused(procexport, tmp_path
     assert snapshot(out) == before
 
 
-@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+@pytest.mark.parametrize("fmt", INIT_FORMATS)
 def test_a_hand_edited_file_is_refused_until_force_takes_it_over(procexport, shop, tmp_path, fmt):
     out = tmp_path / "out"
     export(procexport, shop, fmt, out)

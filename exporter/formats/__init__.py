@@ -17,6 +17,7 @@ _MODULES = {
     "systemd": "exporter.formats.systemd",
     "upstart": "exporter.formats.upstart",
     "supervisord": "exporter.formats.supervisord",
+    "kubernetes": "exporter.formats.kubernetes",
 }
 FORMAT_NAMES = tuple(_MODULES)
 
@@ -43,6 +44,8 @@ class Format(NamedTuple):
     render: Callable[[Plan, RenderContext], Rendering]
     # (app, changed paths, removed paths) -> the commands an operator runs after a write
     next_steps: Callable[[str, list[str], list[str]], list[str]]
+    # --env-mode file applies: .env values go to an env file the configuration names
+    uses_env_files: bool = True
 
 
 def get_format(name: str) -> Format:
@@ -56,12 +59,12 @@ def render(
     from exporter.errors import ExportError
     from exporter.templating import template_environment
 
-    if location is None and plan.env_files:
+    fmt = get_format(name)
+    if location is None and plan.env_files and fmt.uses_env_files:
         raise ExportError(
             "--env-mode file needs a LOCATION: the configuration names its env file by "
             "absolute path"
         )
-    fmt = get_format(name)
     templates = template_environment(name, fmt.filters, template_dir)
     env_dir = os.path.abspath(location) if location is not None else None
     return fmt.render(plan, RenderContext(templates, env_dir))

@@ -1,0 +1,276 @@
+"""kubernetes output: the Kubernetes schemas (kubernetes-validate, strict), what the schemas
+do not check, and a round trip through the kubelet's own rules to the probe."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from conftest import NASTY_COMMANDS, NASTY_VALUES, PROBE_COMMAND, dotenv_line, write_app
+from kubelet_model import container_argv, container_environment, expand
+
+OLDEST, NEWEST = "1.25.0", "1.37.0"
+DNS_1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def export(procexport, app: Path, out: Path, *args: str) -> dict[str, dict]:
+    result = procexport(
+        "kubernetes", str(out), "-q", "--image", "registry.test/app:1", *args, cwd=app
+    )
+    assert result.status == 0, result.stderr
+    return {p.name: yaml.safe_load(p.read_bytes().decode()) for p in sorted(out.glob("*.yaml"))}
+
+
+def objects_of(manifests: dict[str, dict]) -> dict[tuple[str, str], dict]:
+    return {(m["kind"], m["metadata"]["name"]): m for m in manifests.values() if "metadata" in m}
+
+
+def nasty_app(tmp_path: Path, **formation) -> Path:
+    procfile = "".join(f"{name.replace('_', '-')}: {cmd}\n" for name, cmd in NASTY_COMMANDS.items())
+    dotenv = "".join(dotenv_line(k, v) for k, v in NASTY_VALUES.items())
+    formation.setdefault("env", {"FROM_TOML": "toml $(PORT) $$ %i"})
+    return write_app(tmp_path / "nasty", procfile, {"app": "nasty", **formation}, dotenv)
+
+
+@pytest.mark.parametrize("target", ["1.25", "1.33", "1.37"])
+def test_every_manifest_is_valid_for_the_oldest_and_newest_supported_kubernetes(
+    procexport, tmp_path, target
+):
+    app = nasty_app(
+        tmp_path,
+        kubernetes={"version": target, "namespace": "shop-prod"},
+        process={"quotes": {"stop_signal": "QUIT", "service": True}},
+    )
+    manifests = export(procexport, app, tmp_path / "out", "-m", "all=2")
+    versions = [OLDEST, NEWEST] if target == "1.25" else [f"{target}.0", NEWEST]
+    for manifest in manifests.values():
+        if manifest["kind"] == "Kustomization":
+            continue
+        for version in versions:
+            kubernetes_validate.validate(manifest, version, strict=True)
+
+
+def test_stop_signal_is_set_only_for_versions_that_have_it(procexport, tmp_path):
+    app = write_app(
+        tmp_path / "shop", "worker: work\n", {"process": {"worker": {"stop_signal": "QUIT"}}}
+    )
+    old = export(procexport, app, tmp_path / "old")["shop-worker-deployment.yaml"]
+    (app / "formation.toml").write_text(
+        (app / "formation.toml").read_text() + '[kubernetes]\nversion = "1.33"\n'
+    )
+    new = export(procexport, app, tmp_path / "new")["shop-worker-deployment.yaml"]
+    old_container = old["spec"]["template"]["spec"]["containers"][0]
+    new_container = new["spec"]["template"]["spec"]["containers"][0]
+    assert "stopSignal" not in old_container["lifecycle"]
+    assert old_container["lifecycle"]["preStop"]["exec"]["command"][2] == (
+        "kill -s QUIT -- -1; kill -s QUIT 1"
+    )
+    assert new_container["lifecycle"]["stopSignal"] == "SIGQUIT"
+    assert new_container["lifecycle"]["preStop"]["exec"]["command"][2] == "kill -s QUIT -- -1"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(new, OLDEST, strict=True)
+
+
+def test_what_the_schemas_miss(procexport, tmp_path):
+    app = nasty_app(tmp_path, process={"percent": {"service": True}})
+    manifests = export(procexport, app, tmp_path / "out", "-m", "all=3")
+    objects = objects_of(manifests)
+    kustomization = manifests.pop("kustomization.yaml")
+    assert sorted(kustomization["resources"]) == sorted(manifests)
+    services = [m for m in manifests.values() if m["kind"] == "Service"]
+    assert [s["metadata"]["name"] for s in services] == ["nasty-percent"]
+    for manifest in manifests.values():
+        name = manifest["metadata"]["name"]
+        assert DNS_1123.fullmatch(name) and len(name) <= 63, name
+        if manifest["kind"] != "Deployment":
+            continue
+        spec = manifest["spec"]
+        assert spec["selector"]["matchLabels"] == spec["template"]["metadata"]["labels"]
+        assert spec["replicas"] == 3
+        (container,) = spec["template"]["spec"]["containers"]
+        for source in container["envFrom"]:
+            kind, ref = (
+                ("Secret", source["secretRef"])
+                if "secretRef" in source
+                else ("ConfigMap", source["configMapRef"])
+            )
+            assert (kind, ref["name"]) in objects
+    for service in services:
+        (deployment,) = [
+            m
+            for m in manifests.values()
+            if m["kind"] == "Deployment"
+            and m["spec"]["template"]["metadata"]["labels"] == service["spec"]["selector"]
+        ]
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        port_names = {p["name"] for p in container["ports"]}
+        assert service["spec"]["ports"][0]["targetPort"] in port_names
+        assert container["readinessProbe"]["tcpSocket"]["port"] in port_names
+
+
+def test_the_kubelet_starts_each_container_with_the_sh_c_argv_and_environment(procexport, tmp_path):
+    app = nasty_app(tmp_path)
+    manifests = export(procexport, app, tmp_path / "out")
+    objects = objects_of(manifests)
+    out = tmp_path / "probe.jsonl"
+    for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
+        deployment = objects[("Deployment", f"nasty-{name.replace('_', '-')}")]
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        pod = f"nasty-{name.replace('_', '-')}-7d9c5b6f4-x2x9q"
+        env = container_environment(container, objects, pod)
+        assert env == NASTY_VALUES | {
+            "FROM_TOML": "toml $(PORT) $$ %i",
+            "PORT": str(5000 + 100 * index),
+            "PS": pod,
+        }, name
+        argv = container_argv(container, env)
+        assert argv == ["/bin/sh", "-c", command], name
+        got = run_probe(argv, env, Path(container.get("workingDir", app)), out)
+        want = run_probe(["sh", "-c", command], env, app, out)
+        assert got == want and want, name
+
+
+def run_probe(argv: list[str], env: dict[str, str], cwd: Path, out: Path) -> list[dict]:
+    out.unlink(missing_ok=True)
+    subprocess.run(argv, env=env | {"PROBE_OUT": str(out)}, cwd=cwd, check=True, timeout=30)
+    return [
+        {k: v for k, v in json.loads(line).items() if k != "pid"}
+        for line in out.read_text().splitlines()
+    ]
+
+
+def test_the_kubelet_expansion_model_follows_kubernetes():
+    env = {"A": "x", "B": "$(A)"}
+    assert expand("$(A)-$$(A)-$$-$(MISSING)-$x-$(open", env) == "x-$(A)-$-$(MISSING)-$x-$(open"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("nsenter"),
+    reason="needs root, unshare and nsenter to give the container its own PID namespace",
+)
+@pytest.mark.parametrize("signal", ["TERM", "QUIT"])
+def test_the_pre_stop_hook_delivers_the_stop_signal_to_the_app(procexport, tmp_path, signal):
+    out = tmp_path / "probe.jsonl"
+    app = write_app(
+        tmp_path / "shop",
+        f"worker: {PROBE_COMMAND} worker --wait\n",
+        {"process": {"worker": {"stop_signal": signal}}},
+    )
+    manifests = export(procexport, app, tmp_path / "out")
+    (container,) = manifests["shop-worker-deployment.yaml"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    env = container_environment(container, objects_of(manifests), "shop-worker-abc") | {
+        "PROBE_OUT": str(out),
+        "PROBE_WAIT": "1",
+    }
+    argv = container_argv(container, env)
+    pod = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", *argv], env=env, cwd=app)
+    try:
+        deadline = time.monotonic() + 20
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        start = json.loads(out.read_text().splitlines()[0])
+        # unshare --fork: its child is the container's PID 1, the shell
+        shell = subprocess.run(
+            ["pgrep", "-P", str(pod.pid)], capture_output=True, text=True, check=True
+        ).stdout.split()[0]
+        pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+        subprocess.run(["nsenter", "-t", shell, "-p", "-m", *pre_stop], check=True, timeout=10)
+        pod.wait(timeout=20)
+    finally:
+        pod.kill()
+    stop = json.loads(out.read_text().splitlines()[1])
+    assert (stop["event"], stop["signal"], stop["pid"]) == ("signal", f"SIG{signal}", start["pid"])
+
+
+def test_secrets_go_to_a_0600_secret_and_nowhere_else(procexport, tmp_path):
+    app = write_app(
+        tmp_path / "shop", "web: serve\n", {"env": {"PUBLIC": "yes"}}, 'DB_PASSWORD="hunter2"\n'
+    )
+    out = tmp_path / "out"
+    manifests = export(procexport, app, out)
+    assert (out / "shop-secret.yaml").stat().st_mode & 0o777 == 0o600
+    secret = manifests["shop-secret.yaml"]
+    assert secret["data"] == {"DB_PASSWORD": "aHVudGVyMg=="}
+    for path in out.glob("*.yaml"):
+        if path.name != "shop-secret.yaml":
+            assert "hunter2" not in path.read_text()
+            assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_changed_environment_changes_the_pod_template(procexport, tmp_path):
+    app = write_app(tmp_path / "shop", "web: serve\n", {"env": {"A": "1"}})
+    first = export(procexport, app, tmp_path / "one")["shop-web-deployment.yaml"]
+    (app / "formation.toml").write_text('[env]\nA = "2"\n')
+    second = export(procexport, app, tmp_path / "two")["shop-web-deployment.yaml"]
+    annotation = "procexport/config-hash"
+    assert (
+        first["spec"]["template"]["metadata"]["annotations"][annotation]
+        != second["spec"]["template"]["metadata"]["annotations"][annotation]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "formation", "message"),
+    [
+        ([], {}, "kubernetes needs an image"),
+        (["--image", "x", "-a", "Shop"], {}, "kubernetes cannot use 'Shop' as the app name"),
+        (
+            ["--image", "x"],
+            {"kubernetes": {"namespace": "Prod_1"}},
+            "kubernetes cannot use 'Prod_1' as the namespace",
+        ),
+    ],
+)
+def test_what_kubernetes_cannot_name_is_refused(procexport, tmp_path, args, formation, message):
+    app = write_app(tmp_path / "shop", "web: serve\n", formation)
+    result = procexport("kubernetes", str(tmp_path / "out"), *args, cwd=app)
+    assert result.status == 2
+    assert message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_scaling_and_dry_run_use_the_same_destination_rules(procexport, tmp_path):
+    app = write_app(tmp_path / "shop", "web: serve\nworker: work\n")
+    out = tmp_path / "out"
+    export(procexport, app, out, "-m", "web=2,worker=1")
+    result = procexport(
+        "kubernetes",
+        str(out),
+        "--image",
+        "registry.test/app:1",
+        "--dry-run",
+        "-m",
+        "web=2,worker=0",
+        cwd=app,
+    )
+    assert result.status == 1
+    assert "deleted file mode 0644\n--- a/shop-worker-deployment.yaml" in result.stdout
+    export(procexport, app, out, "-m", "web=2,worker=0")
+    assert not (out / "shop-worker-deployment.yaml").exists()
+
+
+def test_next_steps_delete_what_apply_would_leave_behind(procexport, tmp_path):
+    app = write_app(tmp_path / "shop", "web: serve\nworker: work\n", {"env": {"A": "1"}})
+    out = tmp_path / "out"
+    procexport("kubernetes", str(out), "--image", "i:1", cwd=app)
+    result = procexport("kubernetes", str(out), "--image", "i:1", "-m", "web=1,worker=0", cwd=app)
+    assert "  kubectl apply -k LOCATION\n" in result.stderr
+    assert "  kubectl delete configmap shop-worker-env\n" in result.stderr
+    assert "  kubectl delete deployment shop-worker\n" in result.stderr
+
+
+def test_env_mode_file_does_not_apply_to_kubernetes(procexport, tmp_path):
+    app = write_app(tmp_path / "shop", "web: serve\n", {"env_mode": "file"}, "A=1\n")
+    result = procexport("kubernetes", "--image", "i:1", cwd=app)
+    assert result.status == 0
+    assert "==> shop-secret.yaml <==" in result.stdout
