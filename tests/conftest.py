@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,3 +128,41 @@ NASTY_VALUES = {
 
 # The formats that hand processes to a process manager on one machine (not kubernetes).
 INIT_FORMATS = ("systemd", "supervisord", "upstart")
+
+
+# Variables a process manager adds on its own (supervisord, Upstart): not ours to compare.
+MANAGER_VARIABLES = ("SUPERVISOR_", "UPSTART_")
+
+
+def raw_records(path: Path) -> list[dict]:
+    """Everything the probe recorded in a file, in order (none if it never ran)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def probe_records(path: Path) -> list[dict]:
+    """The probe's records without what differs between any two runs: pids, and the
+    variables a process manager adds."""
+    records = []
+    for record in raw_records(path):
+        record = {k: v for k, v in record.items() if k != "pid"}
+        if "env" in record:
+            record["env"] = {
+                k: v for k, v in record["env"].items() if not k.startswith(MANAGER_VARIABLES)
+            }
+        records.append(record)
+    return records
+
+
+def run_probe(argv: list[str], env: dict[str, str], cwd: Path | str, out: Path) -> list[dict]:
+    """Run argv (which runs the probe) with exactly `env`; what the probe recorded."""
+    out.unlink(missing_ok=True)
+    subprocess.run(argv, env=env | {"PROBE_OUT": str(out)}, cwd=cwd, check=True, timeout=30)
+    return probe_records(out)
+
+
+def sh_c_reference(command: str, env: dict[str, str], cwd: Path | str, out: Path) -> list[dict]:
+    """What `sh -c COMMAND` with the intended environment gives the probe: the reference
+    every format is held to."""
+    return run_probe(["sh", "-c", command], env, cwd, out)

@@ -4,7 +4,6 @@ every process still receives every value exactly."""
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import pwd
 import subprocess
@@ -12,7 +11,16 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import INIT_FORMATS, NASTY_COMMANDS, NASTY_VALUES, dotenv_line, read_tree, write_app
+from conftest import (
+    INIT_FORMATS,
+    NASTY_COMMANDS,
+    NASTY_VALUES,
+    dotenv_line,
+    probe_records,
+    read_tree,
+    sh_c_reference,
+    write_app,
+)
 from supervisor_harness import BASE_ENVIRONMENT, Supervisor, execv_args, load_programs
 from systemd_envfile_model import parse_env_file
 from upstart_model import UPSTART_DEFAULT_ENV, job_environment, main_process_argv, parse_job
@@ -33,26 +41,6 @@ def app_with_secrets(tmp_path: Path, commands: dict[str, str], **formation) -> P
 def raw_text(path: Path) -> str:
     """The file as systemd reads it: no universal-newline translation of CR."""
     return path.read_bytes().decode("utf-8")
-
-
-def records(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        record.pop("pid")
-        for key in [k for k in record.get("env", {}) if k.startswith(("SUPERVISOR_", "UPSTART_"))]:
-            del record["env"][key]
-        out.append(record)
-    return out
-
-
-def reference(command: str, env: dict[str, str], cwd: Path, out: Path) -> list[dict]:
-    subprocess.run(
-        ["sh", "-c", command], env=env | {"PROBE_OUT": str(out)}, cwd=cwd, check=True, timeout=30
-    )
-    return records(out)
 
 
 @pytest.mark.parametrize("fmt", INIT_FORMATS)
@@ -113,7 +101,7 @@ def test_a_real_supervisord_sources_every_value_exactly(procexport, tmp_path):
     names = {f"app:app-{name}-1" for name in NASTY_COMMANDS}
     with Supervisor(out / "app.conf") as supervisor:
         supervisor.wait_for(names)
-        got = {name: records(tmp_path / f"p-{name}.1") for name in NASTY_COMMANDS}
+        got = {name: probe_records(tmp_path / f"p-{name}.1") for name in NASTY_COMMANDS}
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
         env = (
             BASE_ENVIRONMENT
@@ -124,7 +112,7 @@ def test_a_real_supervisord_sources_every_value_exactly(procexport, tmp_path):
                 "PS": f"{name}.1",
             }
         )
-        want = reference(command, env, app, tmp_path / f"ref-{name}")
+        want = sh_c_reference(command, env, app, tmp_path / f"ref-{name}")
         assert got[name] == want, name
 
 
@@ -148,8 +136,8 @@ def test_upstart_jobs_source_every_value_exactly(procexport, tmp_path):
                 "PROBE_WAIT": "0",
             }
         )
-        want = reference(command, intended, app, tmp_path / f"ref-{name}")
-        assert records(tmp_path / "got") == want, name
+        want = sh_c_reference(command, intended, app, tmp_path / f"ref-{name}")
+        assert probe_records(tmp_path / "got") == want, name
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file away")

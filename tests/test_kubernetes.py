@@ -14,7 +14,15 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import NASTY_COMMANDS, NASTY_VALUES, PROBE_COMMAND, dotenv_line, write_app
+from conftest import (
+    NASTY_COMMANDS,
+    NASTY_VALUES,
+    PROBE_COMMAND,
+    dotenv_line,
+    run_probe,
+    sh_c_reference,
+    write_app,
+)
 from kubelet_model import container_argv, container_environment, expand
 
 OLDEST, NEWEST = "1.25.0", "1.37.0"
@@ -134,17 +142,8 @@ def test_the_kubelet_starts_each_container_with_the_sh_c_argv_and_environment(pr
         argv = container_argv(container, env)
         assert argv == ["/bin/sh", "-c", command], name
         got = run_probe(argv, env, Path(container.get("workingDir", app)), out)
-        want = run_probe(["sh", "-c", command], env, app, out)
+        want = sh_c_reference(command, env, app, out)
         assert got == want and want, name
-
-
-def run_probe(argv: list[str], env: dict[str, str], cwd: Path, out: Path) -> list[dict]:
-    out.unlink(missing_ok=True)
-    subprocess.run(argv, env=env | {"PROBE_OUT": str(out)}, cwd=cwd, check=True, timeout=30)
-    return [
-        {k: v for k, v in json.loads(line).items() if k != "pid"}
-        for line in out.read_text().splitlines()
-    ]
 
 
 def test_the_kubelet_expansion_model_follows_kubernetes():

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import NASTY_COMMANDS, NASTY_VALUES, PROBE_COMMAND, dotenv_line, snapshot, write_app
+from conftest import (
+    NASTY_COMMANDS,
+    NASTY_VALUES,
+    PROBE_COMMAND,
+    dotenv_line,
+    probe_records,
+    raw_records,
+    sh_c_reference,
+    snapshot,
+    write_app,
+)
 from supervisor_harness import BASE_ENVIRONMENT, Supervisor, execv_args, load_programs
 
 # Values supervisor 4's environment= cannot hold exactly; test_values_... proves each is refused.
@@ -24,31 +32,6 @@ NOT_INLINE = {
 }
 INLINE_VALUES = {k: v for k, v in NASTY_VALUES.items() if k not in NOT_INLINE}
 USER = getpass.getuser()
-
-
-def records(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def comparable(items: list[dict]) -> list[dict]:
-    """Records without what legitimately differs between runs: pids, supervisor's own vars."""
-    result = []
-    for item in items:
-        item = {k: v for k, v in item.items() if k != "pid"}
-        if "env" in item:
-            item["env"] = {k: v for k, v in item["env"].items() if not k.startswith("SUPERVISOR_")}
-        result.append(item)
-    return result
-
-
-def reference(command: str, env: dict[str, str], cwd: Path, out: Path) -> list[dict]:
-    """What `sh -c COMMAND` with the intended environment gives the probe."""
-    subprocess.run(
-        ["sh", "-c", command], env=env | {"PROBE_OUT": str(out)}, cwd=cwd, check=True, timeout=30
-    )
-    return records(out)
 
 
 def probe_app(tmp_path: Path, commands: dict[str, str], values: dict[str, str], **formation):
@@ -68,11 +51,11 @@ def export(procexport, app: Path, out: Path, *args: str) -> Path:
 def wait_for_records(path: Path, count: int, timeout: float = 30) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = records(path)
+        found = raw_records(path)
         if len(found) >= count:
             return found
         time.sleep(0.1)
-    raise AssertionError(f"{path}: expected {count} records, got {records(path)}")
+    raise AssertionError(f"{path}: expected {count} records, got {raw_records(path)}")
 
 
 def test_supervisors_loader_reads_back_every_command_and_value_exactly(procexport, tmp_path):
@@ -136,7 +119,7 @@ def test_a_real_supervisord_starts_every_instance_with_the_sh_c_argv_and_environ
     with Supervisor(conf) as supervisor:
         supervisor.wait_for(names)
         running = {
-            ps: records(tmp_path / f"probe-{ps}.jsonl")
+            ps: probe_records(tmp_path / f"probe-{ps}.jsonl")
             for ps in [f"{name}.1" for name in NASTY_COMMANDS] + ["quotes.2"]
         }
     reference_dir = tmp_path / "reference"
@@ -152,8 +135,8 @@ def test_a_real_supervisord_starts_every_instance_with_the_sh_c_argv_and_environ
                     "PS": ps,
                 }
             )
-            want = reference(command, env, app, reference_dir / f"{ps}.jsonl")
-            assert comparable(running[ps]) == comparable(want), ps
+            want = sh_c_reference(command, env, app, reference_dir / f"{ps}.jsonl")
+            assert running[ps] == want, ps
             assert want, ps
 
 

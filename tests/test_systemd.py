@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import NASTY_COMMANDS, NASTY_VALUES, dotenv_line, read_tree, write_app
+from conftest import (
+    NASTY_COMMANDS,
+    NASTY_VALUES,
+    dotenv_line,
+    read_tree,
+    run_probe,
+    sh_c_reference,
+    write_app,
+)
 
 pytestmark = pytest.mark.skipif(
     not systemd_oracle.available() and not os.environ.get("CI"),
@@ -59,15 +66,6 @@ def test_systemd_parses_every_command_and_value_exactly_as_written(procexport, t
         assert unit.get("User") == "nasty"
 
 
-def run_probe(argv: list[str], env: dict[str, str], cwd: Path, out: Path) -> list[dict]:
-    out.unlink(missing_ok=True)
-    subprocess.run(argv, env=env | {"PROBE_OUT": str(out)}, cwd=cwd, check=True, timeout=30)
-    records = [json.loads(line) for line in out.read_text().splitlines()]
-    for record in records:
-        del record["pid"]
-    return records
-
-
 def test_the_process_systemd_would_start_receives_what_sh_c_gives(procexport, tmp_path):
     app = nasty_app(tmp_path)
     units, _ = systemd_oracle.load_units(export(procexport, app, tmp_path / "u"), "nasty.target")
@@ -77,7 +75,7 @@ def test_the_process_systemd_would_start_receives_what_sh_c_gives(procexport, tm
         argv = systemd_oracle.substitute_variables(unit.exec_start[0], unit.environment)
         got = run_probe(argv, unit.environment, Path(unit.get("WorkingDirectory")), probe_out)
         env = expected_env(name, 5000 + 100 * index)
-        want = run_probe(["sh", "-c", command], env, app, probe_out)
+        want = sh_c_reference(command, env, app, probe_out)
         assert got == want, name
         assert got, name
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import NASTY_COMMANDS, NASTY_VALUES, dotenv_line, read_tree, snapshot, write_app
+from conftest import (
+    NASTY_COMMANDS,
+    NASTY_VALUES,
+    dotenv_line,
+    read_tree,
+    run_probe,
+    sh_c_reference,
+    snapshot,
+    write_app,
+)
 from upstart_model import (
     UPSTART_DEFAULT_ENV,
     UpstartParseError,
@@ -31,17 +39,6 @@ def jobs_of(files: dict[str, str]):
         name.removesuffix(".conf"): parse_job(name.removesuffix(".conf"), text)
         for name, text in files.items()
     }
-
-
-def run_records(argv: list[str], env: dict[str, str], cwd: str, out: Path) -> list[dict]:
-    out.unlink(missing_ok=True)
-    subprocess.run(argv, env=env | {"PROBE_OUT": str(out)}, cwd=cwd, check=True, timeout=30)
-    records = [json.loads(line) for line in out.read_text().splitlines()]
-    for record in records:
-        record.pop("pid")
-        record.get("env", {}).pop("UPSTART_JOB", None)
-        record.get("env", {}).pop("UPSTART_INSTANCE", None)
-    return records
 
 
 @pytest.mark.parametrize(
@@ -92,7 +89,7 @@ def test_the_main_process_receives_what_sh_c_gives(procexport, tmp_path):
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
         job = jobs[f"nasty-{name}-1"]
         assert job.chdir is not None
-        got = run_records(main_process_argv(job), job_environment(job), job.chdir, out)
+        got = run_probe(main_process_argv(job), job_environment(job), job.chdir, out)
         intended = (
             UPSTART_DEFAULT_ENV
             | INLINE_VALUES
@@ -101,7 +98,7 @@ def test_the_main_process_receives_what_sh_c_gives(procexport, tmp_path):
                 "PS": f"{name}.1",
             }
         )
-        want = run_records(["sh", "-c", command], intended, str(app), out)
+        want = sh_c_reference(command, intended, app, out)
         assert got == want, name
         assert want, name
 
