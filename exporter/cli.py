@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         status = command.main(args=argv, prog_name="procexport", standalone_mode=False)
     except typer.Exit as exc:
         status = exc.exit_code
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         status = 130
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument
         print(f"procexport: error: {exc.format_message()}", file=sys.stderr)

@@ -154,3 +154,23 @@ def test_an_unusable_template_cache_only_costs_speed(procexport, tmp_path, monke
     result = procexport("systemd", cwd=app)
     assert result.status == 0
     assert "==> shop.target <==" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{% if %}\n", "app.target.j2:1: template error: Expected an expression"),
+        ("{{ nope }}\n", "template error: 'nope' is undefined"),
+    ],
+)
+def test_a_broken_template_override_is_one_line_exit_2(procexport, tmp_path, template, message):
+    app = write_app(tmp_path / "shop", "web: serve\n")
+    overrides = tmp_path / "tpl" / "systemd"
+    overrides.mkdir(parents=True)
+    (overrides / "app.target.j2").write_text(template)
+    result = procexport("systemd", str(tmp_path / "out"), "-t", str(tmp_path / "tpl"), cwd=app)
+    assert result.status == 2
+    assert result.stderr.startswith("procexport: error: ")
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()

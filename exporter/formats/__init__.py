@@ -56,6 +56,8 @@ def render(
     name: str, plan: Plan, template_dir: Path | None = None, location: Path | None = None
 ) -> Rendering:
     """Every file the format needs for the plan, by path relative to LOCATION."""
+    import jinja2
+
     from exporter.errors import ExportError
     from exporter.templating import template_environment
 
@@ -67,7 +69,12 @@ def render(
         )
     templates = template_environment(name, fmt.filters, template_dir)
     env_dir = os.path.abspath(location) if location is not None else None
-    return fmt.render(plan, RenderContext(templates, env_dir))
+    try:
+        return fmt.render(plan, RenderContext(templates, env_dir))
+    except jinja2.TemplateSyntaxError as exc:
+        raise ExportError(f"template error: {exc.message}", exc.filename, exc.lineno) from None
+    except jinja2.TemplateError as exc:  # an override that uses what the context lacks
+        raise ExportError(f"template error: {exc.message}") from None
 
 
 def secrets_header(procfile: str) -> str:
