@@ -99,9 +99,9 @@ ENVS = st.dictionaries(st.sampled_from(["A", "B_2", "PATHISH", "PORT", "PS"]), V
 
 @pytest.mark.skipif(not systemd_oracle.available(), reason="systemd is not installed")
 @PROFILE
-@given(command=COMMANDS, env=ENVS, root=PATHS)
-def test_systemd_delivers_any_command_value_and_root_exactly(command, env, root):
-    app = make_app(command, env, {"root": root})
+@given(command=COMMANDS, env=ENVS, root=PATHS, log=PATHS)
+def test_systemd_delivers_any_command_value_root_and_log_exactly(command, env, root, log):
+    app = make_app(command, env, {"root": root, "log": log})
     out = app.parent / "out"
     status, stdout, stderr = run(["systemd", str(out), "-q"], app)
     if status != 0:
@@ -115,6 +115,8 @@ def test_systemd_delivers_any_command_value_and_root_exactly(command, env, root)
     (argv,) = unit.exec_start
     assert systemd_oracle.substitute_variables(argv, unit.environment) == ["/bin/sh", "-c", command]
     assert unit.get("WorkingDirectory") == os.path.normpath(root)
+    log_file = unit.get("StandardOutputFileToAppend")
+    assert log_file == f"{os.path.normpath(log)}/app-web-1.log"
 
 
 @PROFILE
