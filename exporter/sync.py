@@ -161,7 +161,10 @@ def _give(path: str, owner: tuple[str, str | None]) -> bool:
         gid = grp.getgrnam(group).gr_gid if group else account.pw_gid
     except KeyError:
         return False
-    os.chown(path, account.pw_uid, gid)
+    try:
+        os.chown(path, account.pw_uid, gid)
+    except OSError:  # a user namespace without that id, say: left to the operator
+        return False
     return True
 
 
