@@ -51,7 +51,6 @@ class EnvVar(NamedTuple):
 class ProcessType(NamedTuple):
     name: str
     command: str
-    index: int  # position in the Procfile, counting types with no instances
     count: int
     user: str
     group: str | None
@@ -164,7 +163,6 @@ def load_formation(options: Options, cwd: Path) -> Formation:
             ProcessType(
                 name=entry.name,
                 command=entry.command,
-                index=index,
                 count=counts[entry.name],
                 user=user,
                 group=group,

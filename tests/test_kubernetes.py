@@ -222,6 +222,7 @@ def test_a_changed_environment_changes_the_pod_template(procexport, tmp_path):
     ("args", "formation", "message"),
     [
         ([], {}, "kubernetes needs an image"),
+        (["--image", "registry/app:1 --privileged"], {}, "kubernetes cannot use the image"),
         (["--image", "x", "-a", "Shop"], {}, "kubernetes cannot use 'Shop' as the app name"),
         (
             ["--image", "x"],

@@ -336,3 +336,17 @@ def test_nothing_is_written_on_bad_input(procexport, shop, tmp_path):
     assert export(procexport, shop, "systemd", out).status == 2
     assert snapshot(out) == before
     assert not [p for p in os.listdir(out) if p.startswith(".procexport-tmp-")]
+
+
+def test_next_steps_stop_instances_of_a_removed_type_but_never_a_template(
+    procexport, shop, tmp_path
+):
+    out = tmp_path / "out"
+    procexport("systemd", str(out), "-m", "all=1", cwd=shop)
+    (shop / "Procfile").write_text("web: serve\n")
+    result = procexport("systemd", str(out), cwd=shop)
+    assert (
+        "  systemctl stop shop-clock.target shop-clock@1.service shop-worker.target "
+        "shop-worker@1.service\n" in result.stderr
+    )
+    assert "@.service" not in result.stderr

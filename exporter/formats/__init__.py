@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     import jinja2
 
-    from exporter.plan import Plan
+    from exporter.plan import Plan, Process
 
 _MODULES = {
     "systemd": "exporter.formats.systemd",
@@ -33,6 +33,12 @@ class RenderContext(NamedTuple):
 
     templates: jinja2.Environment
     env_dir: str | None  # absolute LOCATION, where env files go; None when previewing
+
+    def env_file_path(self, process: Process) -> str | None:
+        """The absolute path the configuration names for a process's env file, if it has one."""
+        if process.env_file is None or self.env_dir is None:
+            return None
+        return f"{self.env_dir}/{process.env_file}"
 
 
 Rendering = dict[str, File]

@@ -22,7 +22,6 @@ from exporter.plan import Plan, Process
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 # Service names (DNS-1035 label): a letter first
 DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-LABEL_VALUE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 STOP_SIGNAL_SINCE = (1, 33)  # lifecycle.stopSignal exists in the API from 1.33
 PORT_NAME = "port"
 HASH_ANNOTATION = "procexport/config-hash"
@@ -41,6 +40,8 @@ def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
             "kubernetes needs an image: --image IMAGE, or `image` under [kubernetes] in "
             "formation.toml"
         )
+    if any(c.isspace() or not c.isprintable() for c in settings.image):
+        raise ExportError(f"kubernetes cannot use the image {settings.image!r}: no white space")
     _check_name(plan.app, "the app name")
     if settings.namespace is not None:
         _check_name(settings.namespace, "the namespace")
@@ -90,13 +91,9 @@ def _metadata(plan: Plan, name: str, process: Process | None = None) -> dict[str
 
 
 def _labels(plan: Plan, process: Process | None) -> dict[str, str]:
+    """Valid label values: the app and the process type are checked DNS labels already."""
     labels = {"app": plan.app}
     if process is not None:
-        if not LABEL_VALUE.fullmatch(process.name):
-            raise ExportError(
-                f"kubernetes cannot use the process type {process.name!r} as a label value: "
-                "start and end with a letter or digit"
-            )
         labels["process-type"] = process.name
     return labels
 
@@ -139,7 +136,7 @@ def _deployment(
     if config:
         env_from.append({"configMapRef": {"name": f"{plan.app}-{process.name}-env"}})
     container: dict[str, Any] = {
-        "name": process.name.lower(),
+        "name": process.name,
         "image": plan.kubernetes.image,
         "command": [kubernetes_command_arg(word) for word in (plan.shell, "-c", ptype.command)],
     }

@@ -7,6 +7,8 @@ import shlex
 from collections.abc import Iterable
 
 from exporter.formation import EnvVar
+from exporter.formats import File, Rendering, secrets_header
+from exporter.plan import Plan
 
 # $0 = the Procfile command, $1 = the env file, $2 = the shell. `set -a` exports what the file
 # assigns; the command then runs in a fresh shell exactly as `sh -c COMMAND` would.
@@ -20,10 +22,23 @@ def main_argv(shell: str, command: str, env_file: str | None) -> list[str]:
     return [shell, "-c", SOURCE_THEN_RUN, command, env_file, shell]
 
 
+def shell_quote(value: str) -> str:
+    """One word for /bin/sh."""
+    return shlex.quote(value)
+
+
 def sh_env_file(header: str, env: Iterable[EnvVar]) -> str:
     """`NAME='value'` lines: single quotes carry every character exactly, line breaks too."""
     return header + "".join(f"{var.name}={shlex.quote(var.value)}\n" for var in env)
 
 
-def shell_join(argv: list[str]) -> str:
-    return shlex.join(argv)
+def sh_env_files(plan: Plan) -> Rendering:
+    """--env-mode file: each env file, 0600, belonging to the account whose shell sources it."""
+    return {
+        name: File(
+            sh_env_file(secrets_header(plan.procfile), process.secret_env),
+            mode=0o600,
+            owner=(process.type.user, process.type.group),
+        )
+        for name, process in plan.env_files.items()
+    }

@@ -8,9 +8,9 @@ import shlex
 
 from exporter.errors import ExportError
 from exporter.formation import EnvVar
-from exporter.formats import File, Format, RenderContext, Rendering, secrets_header
-from exporter.formats.shell import main_argv, sh_env_file
-from exporter.plan import Plan, Process
+from exporter.formats import File, Format, RenderContext, Rendering
+from exporter.formats.shell import main_argv, sh_env_files
+from exporter.plan import Plan
 
 # RawConfigParser cuts a value at `;` or `#` after white space (str.isspace, as re's \s).
 _INLINE_COMMENT = re.compile(r"(?<=\s)[;#]")
@@ -98,23 +98,13 @@ def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
     }
     commands = {
         process.name: tuple(
-            main_argv(plan.shell, process.type.command, _env_path(context, process))
+            main_argv(plan.shell, process.type.command, context.env_file_path(process))
         )
         for process in plan.processes
     }
     template = context.templates.get_template("app.conf.j2")
     text = template.render(plan=plan, programs=programs, commands=commands)
-    files = {f"{plan.app}.conf": File(text)}
-    for name, process in plan.env_files.items():
-        text = sh_env_file(secrets_header(plan.procfile), process.secret_env)
-        files[name] = File(text, mode=0o600, owner=(process.type.user, process.type.group))
-    return files
-
-
-def _env_path(context: RenderContext, process: Process) -> str | None:
-    if process.env_file is None or context.env_dir is None:
-        return None
-    return f"{context.env_dir}/{process.env_file}"
+    return {f"{plan.app}.conf": File(text)} | sh_env_files(plan)
 
 
 def supervisord_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:

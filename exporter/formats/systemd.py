@@ -63,9 +63,7 @@ def render_systemd(plan: Plan, context: RenderContext) -> Rendering:
     files: Rendering = {}
 
     def add(path: str, template: str, **values: object) -> None:
-        text = context.templates.get_template(template).render(
-            plan=plan, env_dir=context.env_dir, **values
-        )
+        text = context.templates.get_template(template).render(plan=plan, **values)
         files[path] = File(text)
 
     add(f"{plan.app}.target", "app.target.j2")
@@ -75,7 +73,12 @@ def render_systemd(plan: Plan, context: RenderContext) -> Rendering:
         if len(last) > UNIT_NAME_MAX:
             raise ExportError(f"unit name {last!r} is longer than systemd's {UNIT_NAME_MAX}")
         add(f"{unit}.target", "type.target.j2", process=process)
-        add(f"{unit}@.service", "type.service.j2", process=process)
+        add(
+            f"{unit}@.service",
+            "type.service.j2",
+            process=process,
+            env_file=context.env_file_path(process),
+        )
         for instance in process.instances:
             add(
                 f"{unit}@{instance.number}.service.d/instance.conf",
@@ -83,14 +86,14 @@ def render_systemd(plan: Plan, context: RenderContext) -> Rendering:
                 process=process,
                 instance=instance,
             )
-    for name, process in plan.env_files.items():
+    for name, process in plan.env_files.items():  # read by systemd itself, as root
         lines = "".join(systemd_env_file_line(var) for var in process.secret_env)
         files[name] = File(secrets_header(plan.procfile) + lines, mode=0o600)
     return files
 
 
 def systemd_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
-    stop = [path.removesuffix(".d/instance.conf") for path in removed if "@" in path]
+    stop = [path.removesuffix(".d/instance.conf") for path in removed if path.endswith(".conf")]
     stop += [path for path in removed if path.endswith(".target")]
     steps = [f"systemctl stop {' '.join(sorted(set(stop)))}"] if stop else []
     steps += ["systemctl daemon-reload", f"systemctl enable --now {app}.target"]

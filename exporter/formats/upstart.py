@@ -7,8 +7,8 @@ import shlex
 
 from exporter.errors import ExportError
 from exporter.formation import EnvVar
-from exporter.formats import File, Format, RenderContext, Rendering, secrets_header
-from exporter.formats.shell import main_argv, sh_env_file, shell_join
+from exporter.formats import File, Format, RenderContext, Rendering
+from exporter.formats.shell import main_argv, sh_env_files, shell_quote
 from exporter.plan import Plan
 
 
@@ -35,11 +35,6 @@ def upstart_env(var: EnvVar) -> str:
     return f"{var.name}={upstart_quote(var.value)}"
 
 
-def shell_quote(value: str) -> str:
-    """One word for /bin/sh (the script block is run by the shell, not tokenized by Upstart)."""
-    return shlex.quote(value)
-
-
 def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
     files: Rendering = {}
 
@@ -50,20 +45,19 @@ def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
     add(f"{plan.app}.conf", "app.conf.j2")
     for process in plan.processes:
         add(f"{plan.app}-{process.name}.conf", "type.conf.j2", process=process)
-        env_file = f"{context.env_dir}/{process.env_file}" if process.env_file else None
-        argv = main_argv(plan.shell, process.type.command, env_file)
+        # the script block is run by the shell, not tokenized by Upstart
+        main = shlex.join(
+            main_argv(plan.shell, process.type.command, context.env_file_path(process))
+        )
         for instance in process.instances:
             add(
                 f"{plan.app}-{process.name}-{instance.number}.conf",
                 "instance.conf.j2",
                 process=process,
                 instance=instance,
-                main=shell_join(argv),
+                main=main,
             )
-    for name, process in plan.env_files.items():
-        text = sh_env_file(secrets_header(plan.procfile), process.secret_env)
-        files[name] = File(text, mode=0o600, owner=(process.type.user, process.type.group))
-    return files
+    return files | sh_env_files(plan)
 
 
 def upstart_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
