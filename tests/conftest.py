@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -8,8 +9,24 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from hypothesis import HealthCheck, settings
 
 from exporter.cli import main
+
+# CI replays exactly the same examples every run (derandomized, no example database): a failure
+# there is a bug anyone can reproduce. Locally, `HYPOTHESIS_PROFILE=long` searches wider.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "long", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import systemd_oracle
 import tomli_w
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from supervisor_harness import execv_args, load_programs
 from systemd_envfile_model import parse_env_file
@@ -35,11 +35,8 @@ VALUES = st.text(alphabet=NASTY + "ab\n\r\x0b\x0c", max_size=24)
 NAMES = st.text(alphabet="abcZ09_-.@/ %:é$\n", min_size=1, max_size=12)
 PATHS = st.text(alphabet="ab /%'\"$\\;#é\t.-", max_size=16).map(lambda s: "/srv/" + s)
 
-PROFILE = settings(
-    max_examples=int(os.environ.get("PROCEXPORT_PROPERTY_EXAMPLES", "30")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+# Examples per property on top of the loaded profile (conftest.py: derandomized in CI).
+PROFILE = settings(max_examples=int(os.environ.get("PROCEXPORT_PROPERTY_EXAMPLES", "30")))
 
 
 def run(args: list[str], app: Path) -> tuple[int, str, str]:
