@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Benchmark procexport against honcho and foreman, side by side, on this machine.
 
-    python3 bench/run.py [--reps N] [--quick]
+    python3 bench/run.py [--reps N] [--quick] [--scaling-only]
 
 Installs what it compares (procexport from this checkout and honcho[export] into venvs
 under bench/work/, foreman from Debian's ruby-foreman when run as root), then times each
 whole command from process start to exit, interleaved over N repetitions, and reports
 medians, the ratio procexport/peer and peak memory. The table is printed and written to
-bench/results.md with the machine and versions. Nothing here is part of the test suite.
+bench/results.md with the machine and versions. The scaling run exports 1, 10, 100, 1,000 and
+10,000 instances with each tool and draws time against instances (log-log) into
+bench/scaling.png with matplotlib (`pip install '.[bench]'`). Nothing here is part of the test
+suite.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ REPO = BENCH.parent
 WORK = BENCH / "work"
 FORMATS = ("systemd", "supervisord", "upstart")
 LARGE_TYPES, LARGE_INSTANCES = 100, 100
+SCALING_INSTANCES = (1, 10, 100, 1_000, 10_000)
+SCALING_FORMAT = "systemd"
 # Output on tmpfs when there is one: on this kind of virtual disk the kernel's share of
 # creating 10,000 files varies by a factor of two from run to run, whoever creates them.
 DEFAULT_OUT = Path("/dev/shm/procexport-bench") if Path("/dev/shm").is_dir() else WORK / "out"
@@ -91,6 +96,57 @@ def make_apps() -> tuple[Path, Path]:
     return small, large
 
 
+def make_scaling_apps() -> dict[int, tuple[Path, str]]:
+    """Per instance count N: an app of min(N, 100) types sharing N instances, and its -m."""
+    apps = {}
+    for total in SCALING_INSTANCES:
+        types = min(total, LARGE_TYPES)
+        app = WORK / f"scale-{total}"
+        app.mkdir(parents=True, exist_ok=True)
+        (app / "Procfile").write_text(
+            "".join(f"t{i}: python3 -m http.server $PORT\n" for i in range(types))
+        )
+        apps[total] = (app, spec(types, total // types))
+    return apps
+
+
+def scaling_cases(tools: dict[str, str], out: Path) -> list[Case]:
+    found = []
+    for total, (app, formation) in make_scaling_apps().items():
+        for tool in ("procexport", "honcho", "foreman"):
+            if tool in tools:
+                found.append(
+                    export_case(
+                        f"scaling {total}",
+                        tool,
+                        tools,
+                        app,
+                        formation,
+                        SCALING_FORMAT,
+                        out / f"scale-{total}-{tool}",
+                    )
+                )
+    return found
+
+
+def export_case(
+    scenario: str,
+    tool: str,
+    tools: dict[str, str],
+    app: Path,
+    formation: str,
+    fmt: str,
+    target: Path,
+) -> Case:
+    """One tool exporting `formation` of `app` to `fmt` into a fresh `target` every run."""
+    argv = {
+        "procexport": [fmt, str(target), "-a", "app", "-m", formation, "-q"],
+        "honcho": ["export", "-a", "app", "-c", formation, fmt, str(target)],
+        "foreman": ["export", fmt, str(target), "-a", "app", "-m", formation],
+    }[tool]
+    return Case(scenario, tool, [tools[tool], *argv], app, target)
+
+
 def spec(types: int, instances: int) -> str:
     return ",".join(f"t{i}={instances}" for i in range(types))
 
@@ -113,15 +169,11 @@ def cases(tools: dict[str, str], small: Path, large: Path, out: Path) -> list[Ca
     for fmt in FORMATS:
         for scenario, app, formation, compared in scenarios:
             for tool in compared:
-                if tool not in tools:
-                    continue
-                target = out / f"{scenario}-{fmt}-{tool}"
-                argv = {
-                    "procexport": [fmt, str(target), "-a", "app", "-m", formation, "-q"],
-                    "honcho": ["export", "-a", "app", "-c", formation, fmt, str(target)],
-                    "foreman": ["export", fmt, str(target), "-a", "app", "-m", formation],
-                }[tool]
-                found.append(Case(f"{scenario} {fmt}", tool, [tools[tool], *argv], app, target))
+                if tool in tools:
+                    target = out / f"{scenario}-{fmt}-{tool}"
+                    found.append(
+                        export_case(f"{scenario} {fmt}", tool, tools, app, formation, fmt, target)
+                    )
         unchanged = out / f"dry-{fmt}"
         export = [tools["procexport"], fmt, str(unchanged), "-a", "app", "-m", large_spec]
         run([*export, "-q"], cwd=large)
@@ -198,18 +250,51 @@ def report(all_cases: list[Case], reps: int, tools: dict[str, str], out: Path) -
     return "\n".join(lines) + "\n"
 
 
+def plot_scaling(all_cases: list[Case], path: Path) -> None:
+    """Median time against instances, log-log, one line per tool."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines: dict[str, list[tuple[int, float]]] = {}
+    for case in all_cases:
+        if case.scenario.startswith("scaling "):
+            total = int(case.scenario.split()[1])
+            lines.setdefault(case.tool, []).append((total, statistics.median(case.times)))
+    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    for tool, points in lines.items():
+        points.sort()
+        axes.plot([n for n, _ in points], [t for _, t in points], marker="o", label=tool)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("instances exported (systemd; up to 100 types)")
+    axes.set_ylabel("median seconds, start to exit")
+    axes.set_title("Export time against formation size")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Software": None})
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="small scenarios only, 5 reps")
+    parser.add_argument(
+        "--scaling-only", action="store_true", help="only the scaling curve (bench/scaling.png)"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where exports go")
     args = parser.parse_args()
     tools = setup()
     small, large = make_apps()
-    all_cases = cases(tools, small, large, args.out)
+    all_cases = [] if args.scaling_only else cases(tools, small, large, args.out)
     if args.quick:
         all_cases = [c for c in all_cases if c.scenario.startswith("small")]
         args.reps = 5
+    else:
+        all_cases += scaling_cases(tools, args.out)
     for case in all_cases:  # warm-up: page cache, Jinja's bytecode cache, Ruby gems
         time_once(case)
         case.times.clear()
@@ -218,8 +303,10 @@ def main() -> None:
             time_once(case)
     text = report(all_cases, args.reps, tools, args.out)
     shutil.rmtree(args.out, ignore_errors=True)
-    if not args.quick:  # results.md holds full runs only
-        (BENCH / "results.md").write_text(text)
+    if not args.quick:  # results.md and the plot hold full runs only
+        plot_scaling(all_cases, BENCH / "scaling.png")
+        if not args.scaling_only:
+            (BENCH / "results.md").write_text(text)
     print(text)
 
 
