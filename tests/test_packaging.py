@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import INIT_FORMATS, read_tree, snapshot, write_app
+from conftest import INIT_FORMATS, REPO, read_tree, snapshot, write_app
 
 from exporter.formats import get_format
 from exporter.packaging import package_steps
@@ -266,3 +266,26 @@ def test_a_package_build_writes_no_template_cache(procexport, app, tmp_path, mon
     assert list(cache_home.iterdir()) == []
     assert procexport("systemd", str(tmp_path / "out"), cwd=app).status == 0
     assert list(cache_home.iterdir()) != []  # what the test would see if the cache were used
+
+
+PACKAGING_MESSAGES = [
+    "--destdir needs a LOCATION: the directory the files go to",
+    "--manifest: give a path, not an empty string",
+    "--destdir: LOCATION 'etc' must be absolute: the path the files have once the package is "
+    "installed",
+    "--manifest /x/m.toml: inside --destdir /x, so it would ship in the package; keep it outside "
+    "the tree",
+    "--manifest /x/app.target: the export writes a file there; choose another path",
+    "--destdir: name the working directory as installed with --root or `root` in formation.toml; "
+    "the default, the Procfile's directory, is a path on this machine",
+    "--destdir: --log /x/log lies inside the staging tree; give the path as installed",
+    "refusing to overwrite a file that differs, with no manifest to show procexport wrote it "
+    "(use --force to replace it)",
+]
+
+
+def test_readme_lists_every_packaging_message():
+    from test_errors import _stable_part
+
+    readme = (REPO / "README.md").read_text()
+    assert [m for m in PACKAGING_MESSAGES if _stable_part(m) not in readme] == []
