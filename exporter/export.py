@@ -52,7 +52,7 @@ def run_export(
     fmt = get_format(format_name)
     target = destination(location, destdir, manifest, manifest_name(plan.app, format_name))
     if target.staging is not None:
-        check_installed_paths(plan, fmt, target.staging)
+        check_installed_paths(plan, fmt, target.staging, options)
     # a package build writes nothing outside DESTDIR, not even Jinja's bytecode cache
     rendering = render(
         format_name, plan, template_dir, target.installed, bytecode_cache=target.staging is None

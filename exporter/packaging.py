@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from exporter.errors import ExportError
+from exporter.formation import Options
 from exporter.formats import Format, Rendering
 from exporter.plan import Plan
 
@@ -47,8 +48,13 @@ def destination(
     return Destination(installed, directory, manifest_path, staging)
 
 
-def check_installed_paths(plan: Plan, fmt: Format, staging: Path) -> None:
+def check_installed_paths(plan: Plan, fmt: Format, staging: Path, options: Options) -> None:
     """With --destdir every path the configuration names must be a path as installed."""
+    for what, given in (("--root", options.root), ("--log", options.log)):
+        if given and not os.path.isabs(given):  # it would name a directory of this machine
+            raise ExportError(
+                f"--destdir: {what} {given!r} must be absolute: the path as installed"
+            )
     # kubernetes names no working directory unless one is given
     if not plan.kubernetes.root_given and fmt.name != "kubernetes":
         raise ExportError(

@@ -249,6 +249,15 @@ def test_the_default_root_is_refused_as_a_path_of_the_build_machine(procexport, 
 
 
 @pytest.mark.parametrize("option", ["--log", "--root"])
+def test_a_relative_root_or_log_is_refused_with_destdir(procexport, app, tmp_path, option):
+    result = procexport(
+        "systemd", INSTALLED, "--destdir", str(tmp_path / "s"), option, "x", cwd=app
+    )
+    assert result.status == 2
+    assert f"--destdir: {option} 'x' must be absolute: the path as installed" in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--log", "--root"])
 def test_a_path_inside_the_staging_tree_is_refused(procexport, app, tmp_path, option):
     staging = tmp_path / "stage"
     inside = f"{staging}/var/log/app"
@@ -279,6 +288,7 @@ PACKAGING_MESSAGES = [
     "--destdir: name the working directory as installed with --root or `root` in formation.toml; "
     "the default, the Procfile's directory, is a path on this machine",
     "--destdir: --log /x/log lies inside the staging tree; give the path as installed",
+    "--destdir: --log 'x' must be absolute: the path as installed",
     "refusing to overwrite a file that differs, with no manifest to show procexport wrote it "
     "(use --force to replace it)",
 ]
