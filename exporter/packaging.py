@@ -95,7 +95,7 @@ def package_steps(fmt: Format, app: str, installed: Path, rendering: Rendering) 
     for relative, file in rendering.items():
         if file.mode & 0o077:
             continue
-        path = f"{installed}/{relative}"
+        path = os.path.join(str(installed), relative)
         user, group = file.owner or ("root", "root")
         attr = f"%attr({file.mode:04o},{user},{group or '-'}) {path}"
         steps.append(
