@@ -299,3 +299,11 @@ def test_readme_lists_every_packaging_message():
 
     readme = (REPO / "README.md").read_text()
     assert [m for m in PACKAGING_MESSAGES if _stable_part(m) not in readme] == []
+
+
+def test_a_relative_destdir_is_taken_from_the_current_directory(procexport, app):
+    result = procexport("systemd", INSTALLED, "--destdir", "debian/app", "-q", cwd=app)
+    assert result.status == 0, result.stderr
+    written = every_file(app / "debian/app")
+    assert "etc/app/units/app.target" in written
+    assert not [name for name in written if str(app).encode() in written[name]]
