@@ -56,6 +56,18 @@ def export(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
     force: Annotated[bool, typer.Option("--force")] = False,
+    destdir: Annotated[
+        str | None,
+        typer.Option(
+            "--destdir",
+            metavar="DIR",
+            help="Packaging: write under DIR + LOCATION; files name LOCATION as installed.",
+        ),
+    ] = None,
+    manifest: Annotated[
+        str | None,
+        typer.Option("--manifest", metavar="PATH", help="Keep the manifest at PATH."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
     color: Annotated[str, typer.Option("--color", metavar="WHEN")] = "auto",
     version: Annotated[
@@ -92,6 +104,8 @@ def export(
         template_dir=Path(template) if template is not None else None,
         dry_run=dry_run,
         force=force,
+        destdir=destdir,
+        manifest=manifest,
         quiet=quiet,
         color=color == "always" or (color == "auto" and sys.stdout.isatty()),
     )

@@ -8,6 +8,13 @@ from pathlib import Path
 from exporter.errors import ExportError
 from exporter.formation import Options, load_formation
 from exporter.formats import FORMAT_NAMES, get_format, render
+from exporter.packaging import (
+    check_installed_paths,
+    check_manifest_is_not_written,
+    destination,
+    package_steps,
+    without_owners,
+)
 from exporter.plan import build_plan
 from exporter.sync import Action, apply_sync, manifest_name, plan_sync, preview
 
@@ -22,27 +29,49 @@ def run_export(
     force: bool = False,
     quiet: bool = True,
     color: bool = False,
+    destdir: str | None = None,
+    manifest: str | None = None,
 ) -> int:
-    """Exit status: 0 done, 1 --dry-run found changes; bad input raises ExportError."""
+    """Exit status: 0 done, 1 --dry-run found changes; bad input raises ExportError.
+
+    With `destdir` (a package build) LOCATION is the installed path: the files name it, and
+    are written under DESTDIR + LOCATION; no manifest unless `manifest` names one."""
     if format_name not in FORMAT_NAMES:
         raise ExportError(f"unknown format {format_name!r}: use one of {', '.join(FORMAT_NAMES)}")
     if dry_run and location is None:
         raise ExportError("--dry-run needs a LOCATION to compare with")
+    for option, value in (("--destdir", destdir), ("--manifest", manifest)):
+        if value is not None and location is None:
+            raise ExportError(f"{option} needs a LOCATION: the directory the files go to")
     if template_dir is not None and not template_dir.is_dir():
         raise ExportError("--template: no such directory", str(template_dir))
     plan = build_plan(load_formation(options, Path.cwd()))
-    rendering = render(format_name, plan, template_dir, location)
     if location is None:
-        sys.stdout.write(preview(rendering))
+        sys.stdout.write(preview(render(format_name, plan, template_dir)))
         return 0
-    sync = plan_sync(location, rendering, manifest_name(plan.app, format_name), force)
+    fmt = get_format(format_name)
+    target = destination(location, destdir, manifest, manifest_name(plan.app, format_name))
+    if target.staging is not None:
+        check_installed_paths(plan, fmt, target.staging, options)
+    # a package build writes nothing outside DESTDIR, not even Jinja's bytecode cache
+    rendering = render(
+        format_name, plan, template_dir, target.installed, bytecode_cache=target.staging is None
+    )
+    check_manifest_is_not_written(target, rendering)
+    written = without_owners(rendering) if target.staging is not None else rendering
+    sync = plan_sync(target.directory, written, target.manifest, force)
     if dry_run:
         from exporter.report import unified_diff
 
         sys.stdout.write(unified_diff(sync, color))
         return 1 if sync.pending else 0
     not_owned = apply_sync(sync)
-    if not quiet:
+    if not quiet and target.staging is not None:
+        from exporter.report import package_summary
+
+        steps = package_steps(fmt, plan.app, target.installed, rendering)
+        sys.stderr.write(package_summary(sync, steps))
+    elif not quiet:
         from exporter.report import summary
 
         changed = [c.path for c in sync.changes if c.action is Action.UPDATE]
@@ -52,6 +81,6 @@ def run_export(
             for c in not_owned
             if c.owner is not None
         ]
-        steps += get_format(format_name).next_steps(plan.app, changed, removed)
+        steps += fmt.next_steps(plan.app, changed, removed)
         sys.stderr.write(summary(sync, steps))
     return 0

@@ -51,3 +51,12 @@ def summary(plan: SyncPlan, next_steps: list[str]) -> str:
         lines.append("next:\n")
         lines += [f"  {step}\n" for step in next_steps]
     return "".join(lines)
+
+
+def package_summary(plan: SyncPlan, package_steps: list[str]) -> str:
+    """After writing into a staging tree: counts, then what the package must do."""
+    lines = [summary(plan, [])]
+    if package_steps:
+        lines.append("nothing was run or chowned here; in the package:\n")
+        lines += [f"  {step}\n" for step in package_steps]
+    return "".join(lines)

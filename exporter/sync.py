@@ -48,7 +48,7 @@ class Change(NamedTuple):
 
 class SyncPlan(NamedTuple):
     location: Path
-    manifest_name: str
+    manifest: Path | None  # where the manifest is kept; None: no manifest (--destdir)
     changes: tuple[Change, ...]
 
     @property
@@ -68,11 +68,14 @@ def manifest_name(app: str, format_name: str) -> str:
     return f".procexport.{app}.{format_name}.toml"
 
 
-def plan_sync(location: Path, rendering: Rendering, manifest: str, force: bool) -> SyncPlan:
-    """What writing `rendering` into LOCATION would change; refusals raise ExportError."""
+def plan_sync(location: Path, rendering: Rendering, manifest: Path | None, force: bool) -> SyncPlan:
+    """What writing `rendering` into LOCATION would change; refusals raise ExportError.
+
+    Without a manifest nothing is removed, and a file that differs is never overwritten
+    without --force: nothing shows that procexport wrote it."""
     if location.exists() and not location.is_dir():
         raise ExportError("is not a directory", str(location))
-    recorded = _read_manifest(location / manifest, force)
+    recorded = _read_manifest(manifest, force) if manifest is not None else None
     changes: list[Change] = []
     for relative, file in rendering.items():
         _check_relative(relative)
@@ -92,7 +95,7 @@ def plan_sync(location: Path, rendering: Rendering, manifest: str, force: bool) 
         changes.append(
             Change(relative, Action.UPDATE, old_text, new_text, old_mode, file.mode, file.owner)
         )
-    for relative in sorted(set(recorded) - set(rendering)):
+    for relative in sorted(set(recorded or ()) - set(rendering)):
         current = _current(location, relative)
         if current is None:
             continue
@@ -111,6 +114,7 @@ def apply_sync(plan: SyncPlan) -> list[Change]:
     location = plan.location
     created_location = not location.exists()
     staged: list[tuple[str, str]] = []
+    manifest_temp = ""
     not_owned: list[Change] = []
     try:
         location.mkdir(parents=True, exist_ok=True)
@@ -120,7 +124,9 @@ def apply_sync(plan: SyncPlan) -> list[Change]:
                 staged.append((temporary, os.path.join(location, change.path)))
                 if change.owner is not None and not _give(temporary, change.owner):
                     not_owned.append(change)
-        manifest_temp = _stage(location, _manifest_text(plan.changes), 0o644)
+        if plan.manifest is not None:  # beside it: the rename must not cross file systems
+            plan.manifest.parent.mkdir(parents=True, exist_ok=True)
+            manifest_temp = _stage(plan.manifest.parent, _manifest_text(plan.changes), 0o644)
     except OSError as exc:
         for temporary, _ in staged:
             os.unlink(temporary)
@@ -140,7 +146,8 @@ def apply_sync(plan: SyncPlan) -> list[Change]:
                 target = location / change.path
                 target.unlink(missing_ok=True)
                 _remove_empty_dirs(target.parent, stop=location)
-        os.replace(manifest_temp, location / plan.manifest_name)
+        if plan.manifest is not None:
+            os.replace(manifest_temp, plan.manifest)
     except OSError as exc:
         raise ExportError(
             f"failed while renaming into place: {exc.strerror}", exc.filename or str(location)
@@ -223,13 +230,19 @@ def _current(location: Path, relative: str) -> tuple[bytes, int] | None:
 def _refuse_unless_ours(
     location: Path,
     relative: str,
-    recorded: dict[str, Recorded],
+    recorded: dict[str, Recorded] | None,
     text: bytes,
     mode: int,
     verb: str,
 ) -> None:
-    entry = recorded.get(relative)
     path = str(location / relative)
+    if recorded is None:
+        raise ExportError(
+            f"refusing to {verb} a file that differs, with no manifest to show procexport "
+            "wrote it (use --force to replace it)",
+            path,
+        )
+    entry = recorded.get(relative)
     if entry is None:
         raise ExportError(
             f"refusing to {verb} a file procexport did not write (use --force to take it over)",

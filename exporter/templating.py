@@ -21,14 +21,17 @@ def template_environment(
     format_name: str,
     filters: Mapping[str, Callable[..., str]],
     override_dir: Path | None = None,
+    bytecode_cache: bool = True,
 ) -> jinja2.Environment:
-    """Templates are looked up in OVERRIDE/FORMAT/, then OVERRIDE/, then the built-in ones."""
+    """Templates are looked up in OVERRIDE/FORMAT/, then OVERRIDE/, then the built-in ones.
+
+    Without `bytecode_cache` nothing is written anywhere (a packaging build)."""
     search = [builtin_templates() / format_name]
     if override_dir is not None:
         search[:0] = [override_dir / format_name, override_dir]
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(path) for path in search]),
-        bytecode_cache=_bytecode_cache(),
+        bytecode_cache=_bytecode_cache() if bytecode_cache else None,
         auto_reload=False,  # one process renders once: no stat() of the template per file
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

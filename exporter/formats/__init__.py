@@ -52,6 +52,9 @@ class Format(NamedTuple):
     next_steps: Callable[[str, list[str], list[str]], list[str]]
     # --env-mode file applies: .env values go to an env file the configuration names
     uses_env_files: bool = True
+    # --destdir: (app, installed LOCATION) -> what the package's maintainer scripts must run;
+    # None: the next steps of a first install, marked "after install"
+    package_steps: Callable[[str, str], list[str]] | None = None
 
 
 def get_format(name: str) -> Format:
@@ -59,9 +62,14 @@ def get_format(name: str) -> Format:
 
 
 def render(
-    name: str, plan: Plan, template_dir: Path | None = None, location: Path | None = None
+    name: str,
+    plan: Plan,
+    template_dir: Path | None = None,
+    location: Path | None = None,
+    bytecode_cache: bool = True,
 ) -> Rendering:
-    """Every file the format needs for the plan, by path relative to LOCATION."""
+    """Every file the format needs for the plan, by path relative to LOCATION (the path
+    the configuration names, as installed)."""
     import jinja2
 
     from exporter.errors import ExportError
@@ -73,7 +81,7 @@ def render(
             "--env-mode file needs a LOCATION: the configuration names its env file by "
             "absolute path"
         )
-    templates = template_environment(name, fmt.filters, template_dir)
+    templates = template_environment(name, fmt.filters, template_dir, bytecode_cache)
     env_dir = os.path.abspath(location) if location is not None else None
     try:
         return fmt.render(plan, RenderContext(templates, env_dir))

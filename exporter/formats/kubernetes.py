@@ -239,10 +239,16 @@ def kubernetes_next_steps(app: str, changed: list[str], removed: list[str]) -> l
     return steps
 
 
+def kubernetes_package_steps(app: str, location: str) -> list[str]:
+    """Manifests in a package are applied to a cluster, not by a maintainer script."""
+    return [f"after install, from a machine with cluster access: kubectl apply -k {location}"]
+
+
 FORMAT = Format(
     name="kubernetes",
     filters={"kubernetes_command_arg": kubernetes_command_arg},
     render=render_kubernetes,
     next_steps=kubernetes_next_steps,
+    package_steps=kubernetes_package_steps,
     uses_env_files=False,  # .env values always go to a Secret
 )

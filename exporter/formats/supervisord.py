@@ -111,6 +111,15 @@ def supervisord_next_steps(app: str, changed: list[str], removed: list[str]) -> 
     return ["supervisorctl reread", "supervisorctl update"]
 
 
+def supervisord_package_steps(app: str, location: str) -> list[str]:
+    """`update` starts new programs, restarts changed ones and drops removed ones."""
+    return [
+        "postinst: supervisorctl reread && supervisorctl update",
+        f"postrm: supervisorctl reread && supervisorctl update (stops the {app} group once "
+        f"{location}/{app}.conf is gone)",
+    ]
+
+
 FORMAT = Format(
     name="supervisord",
     filters={
@@ -121,4 +130,5 @@ FORMAT = Format(
     },
     render=render_supervisord,
     next_steps=supervisord_next_steps,
+    package_steps=supervisord_package_steps,
 )

@@ -102,6 +102,21 @@ def systemd_next_steps(app: str, changed: list[str], removed: list[str]) -> list
     return steps
 
 
+def systemd_package_steps(app: str, location: str) -> list[str]:
+    """The maintainer scripts of a package that installs the units. Stopping APP.target stops
+    every instance (they are PartOf it), so an upgrade that scales down leaves none behind."""
+    return [
+        f"postinst: systemctl daemon-reload && systemctl enable --now {app}.target",
+        f"prerm: systemctl stop {app}.target",
+        "postrm: systemctl daemon-reload",
+        f"Debian: dh_installsystemd writes these (deb-systemd-helper enable {app}.target, "
+        f"deb-systemd-invoke start/stop) for units it finds in /lib/systemd/system",
+        f"RPM: %systemd_post {app}.target in %post, %systemd_preun {app}.target in %preun, "
+        f"%systemd_postun_with_restart {app}.target in %postun; a preset "
+        f"(`enable {app}.target`) enables it",
+    ]
+
+
 FORMAT = Format(
     name="systemd",
     filters={
@@ -111,4 +126,5 @@ FORMAT = Format(
     },
     render=render_systemd,
     next_steps=systemd_next_steps,
+    package_steps=systemd_package_steps,
 )

@@ -69,6 +69,15 @@ def upstart_next_steps(app: str, changed: list[str], removed: list[str]) -> list
     return steps
 
 
+def upstart_package_steps(app: str, location: str) -> list[str]:
+    """Stopping APP stops every job that starts on starting APP."""
+    return [
+        f"postinst: initctl reload-configuration && initctl start {app}",
+        f"prerm: initctl stop {app}",
+        "postrm: initctl reload-configuration",
+    ]
+
+
 FORMAT = Format(
     name="upstart",
     filters={
@@ -78,4 +87,5 @@ FORMAT = Format(
     },
     render=render_upstart,
     next_steps=upstart_next_steps,
+    package_steps=upstart_package_steps,
 )

@@ -1,0 +1,116 @@
+"""Where an export goes: LOCATION as the configuration names it, the directory written, and
+the manifest. `--destdir DIR` (make install's DESTDIR) splits the first two for a package
+build: files go under DIR + LOCATION while every path inside them is the installed one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from exporter.errors import ExportError
+from exporter.formation import Options
+from exporter.formats import Format, Rendering
+from exporter.plan import Plan
+
+
+class Destination(NamedTuple):
+    installed: Path  # LOCATION as the configuration names it (render)
+    directory: Path  # where the files are written (sync): DIR + LOCATION with --destdir
+    manifest: Path | None  # None: no manifest (--destdir without --manifest)
+    staging: Path | None  # DIR with --destdir
+
+
+def destination(
+    location: Path, destdir: str | None, manifest: str | None, default_manifest: str
+) -> Destination:
+    """Check the packaging options and say where each thing goes."""
+    for option, value in (("--destdir", destdir), ("--manifest", manifest)):
+        if value == "":
+            raise ExportError(f"{option}: give a path, not an empty string")
+    manifest_path = Path(os.path.abspath(manifest)) if manifest is not None else None
+    if destdir is None:
+        default = location / default_manifest
+        return Destination(location, location, manifest_path or default, None)
+    if not location.is_absolute():
+        raise ExportError(
+            f"--destdir: LOCATION {str(location)!r} must be absolute: the path the files have "
+            "once the package is installed"
+        )
+    installed = Path(os.path.normpath(location))
+    staging = Path(os.path.abspath(destdir))
+    directory = staging / str(installed).lstrip("/")
+    if manifest_path is not None and _inside(manifest_path, staging):
+        raise ExportError(
+            f"--manifest {manifest}: inside --destdir {destdir}, so it would ship in the "
+            "package; keep it outside the tree"
+        )
+    return Destination(installed, directory, manifest_path, staging)
+
+
+def check_installed_paths(plan: Plan, fmt: Format, staging: Path, options: Options) -> None:
+    """With --destdir every path the configuration names must be a path as installed."""
+    for what, given in (("--root", options.root), ("--log", options.log)):
+        if given and not os.path.isabs(given):  # it would name a directory of this machine
+            raise ExportError(
+                f"--destdir: {what} {given!r} must be absolute: the path as installed"
+            )
+    # kubernetes names no working directory unless one is given
+    if not plan.kubernetes.root_given and fmt.name != "kubernetes":
+        raise ExportError(
+            "--destdir: name the working directory as installed with --root or `root` in "
+            "formation.toml; the default, the Procfile's directory, is a path on this machine"
+        )
+    for what, path in (("--root", plan.root), ("--log", plan.log)):
+        if path is not None and _inside(Path(path), staging):
+            raise ExportError(
+                f"--destdir: {what} {path} lies inside the staging tree; give the path as installed"
+            )
+
+
+def check_manifest_is_not_written(destination: Destination, rendering: Rendering) -> None:
+    """--manifest must not name a file the export writes."""
+    if destination.manifest is None:
+        return
+    manifest = os.path.abspath(destination.manifest)
+    for relative in rendering:
+        if os.path.abspath(destination.directory / relative) == manifest:
+            raise ExportError(
+                f"--manifest {destination.manifest}: the export writes a file there; "
+                "choose another path"
+            )
+
+
+def without_owners(rendering: Rendering) -> Rendering:
+    """Nothing is chowned in a staging tree: the accounts are those of the build machine."""
+    return {path: file._replace(owner=None) for path, file in rendering.items()}
+
+
+def package_steps(fmt: Format, app: str, installed: Path, rendering: Rendering) -> list[str]:
+    """What the package must do, instead of commands to run on the build machine."""
+    if fmt.package_steps is not None:
+        steps = fmt.package_steps(app, str(installed))
+    else:
+        steps = [f"after install: {step}" for step in fmt.next_steps(app, [], [])]
+    for relative, file in rendering.items():
+        if file.mode & 0o077:
+            continue
+        path = os.path.join(str(installed), relative)
+        user, group = file.owner or ("root", "root")
+        attr = f"%attr({file.mode:04o},{user},{group or '-'}) {path}"
+        steps.append(
+            f"keep {path} {file.mode:04o}: dh_fixperms makes it 0644 unless told "
+            f"`dh_fixperms -X{os.path.basename(relative)}`; RPM %files: {attr}"
+        )
+        if file.owner is not None:
+            owner = f"{user}:{group}" if group else user
+            steps.append(
+                f"postinst: chown {owner} {path} (create the account first, in preinst/%pre)"
+            )
+    return steps
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    """`path` is `directory` or lies under it, symlinks resolved."""
+    real, real_directory = os.path.realpath(path), os.path.realpath(directory)
+    return os.path.commonpath([real, real_directory]) == real_directory
