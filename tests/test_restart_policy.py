@@ -1,0 +1,81 @@
+"""A crash-looping process is restarted forever, at a bounded rate, by every format."""
+
+from __future__ import annotations
+
+import configparser
+import os
+from pathlib import Path
+
+import pytest
+import systemd_oracle
+from conftest import read_tree, write_app
+
+needs_systemd = pytest.mark.skipif(
+    not systemd_oracle.available() and not os.environ.get("CI"),
+    reason="systemd is not installed (CI installs it)",
+)
+
+PROCFILE = "web: serve\nworker: work\n"
+
+
+def export(procexport, app: Path, out: Path, format_name: str, *args: str) -> dict[str, str]:
+    result = procexport(format_name, str(out), "-q", *args, cwd=app)
+    assert result.status == 0, result.stderr
+    return read_tree(out)
+
+
+# systemd -----------------------------------------------------------------------------------
+
+# systemd.unit(5): more than StartLimitBurst= starts within StartLimitIntervalSec= are refused,
+# and a unit with Restart= that hits the limit is not restarted any more. 0 disables the check.
+DEFAULT_START_LIMIT = (10.0, 5)  # (StartLimitIntervalSec, StartLimitBurst)
+
+
+def crash_loop_hits_start_limit(restart_sec: float, interval: float, burst: int) -> bool:
+    """A process that dies at once starts every restart_sec seconds (a little more in
+    truth): burst + 1 of those starts fall within the interval when burst * restart_sec is
+    shorter than it."""
+    return interval > 0 and burst * restart_sec < interval
+
+
+def test_the_start_limit_model_reproduces_the_reported_failure():
+    # RestartSec=1 with systemd's defaults gives up after about 5 s (the issue's report).
+    assert crash_loop_hits_start_limit(1, *DEFAULT_START_LIMIT)
+    assert not crash_loop_hits_start_limit(1, 0, 5)
+
+
+def unit_section(text: str, section: str) -> dict[str, str]:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read_string(text)
+    return dict(parser[section]) if parser.has_section(section) else {}
+
+
+@needs_systemd
+@pytest.mark.parametrize(("formation", "delays"), [({}, (5, 60)), ({"restart_delay": 1}, (1, 60))])
+def test_systemd_never_stops_restarting_a_crash_loop(procexport, tmp_path, formation, delays):
+    formation = formation | {"process": {"worker": {"restart_delay": 60}}}
+    app = write_app(tmp_path / "a", PROCFILE, {"app": "a"} | formation)
+    files = export(procexport, app, tmp_path / "u", "systemd")
+    units, warnings = systemd_oracle.load_units(files, "a.target")
+    # systemd read every line without a warning: the start limit is in [Unit], where it
+    # belongs (in [Service] it would be "Unknown key ... ignoring").
+    assert warnings == []
+    for name, delay in zip(("web", "worker"), delays, strict=True):
+        unit = units[f"a-{name}@1.service"]
+        assert unit.get("Restart") == "always"
+        assert unit.get("RestartSec") == (f"{delay}s" if delay < 60 else "1min")
+        start_limit = unit_section(files[f"a-{name}@.service"], "Unit")
+        interval = float(start_limit.get("StartLimitIntervalSec", DEFAULT_START_LIMIT[0]))
+        burst = int(start_limit.get("StartLimitBurst", DEFAULT_START_LIMIT[1]))
+        assert not crash_loop_hits_start_limit(delay, interval, burst), name
+        # ... and not by luck of the delay: the limit is off for any restart_delay >= 1
+        assert not crash_loop_hits_start_limit(1, interval, burst)
+
+
+@needs_systemd
+def test_systemd_warns_about_a_start_limit_in_the_wrong_section(tmp_path):
+    """The oracle sees the difference that matters: the same key in [Service] is ignored."""
+    unit = "[Unit]\nDescription=x\n[Service]\nStartLimitIntervalSec=0\nExecStart=/bin/true\n"
+    _, warnings = systemd_oracle.load_units({"x.service": unit}, "x.service")
+    assert any("Unknown key" in line and "StartLimitIntervalSec" in line for line in warnings)
