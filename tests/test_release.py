@@ -3,7 +3,9 @@ after success; checked per format through the real parsers."""
 
 from __future__ import annotations
 
+import getpass
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -123,3 +125,37 @@ def test_systemd_next_steps_stop_a_removed_release(procexport, tmp_path):
     result = procexport("systemd", str(out), "-m", "release=0", cwd=app)
     assert result.status == 0, result.stderr
     assert "systemctl stop shop-release.service" in result.stderr
+
+
+# supervisord -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [0, 1])
+def test_supervisord_starts_the_release_once_first_and_never_again(procexport, tmp_path, status):
+    """A real supervisord for 5 s: the release program starts exactly once, before the
+    others, and is not restarted whether it succeeded or failed, while web keeps running."""
+    from supervisor_harness import Supervisor, load_programs
+
+    runs = tmp_path / "runs"
+    app = write_app(
+        tmp_path / "shop",
+        f'web: sleep 1000\nrelease: echo "$PS" >> "$RUNS"; exit {status}\n',
+        {"app": "shop", "env": {"RUNS": str(runs)}},
+    )
+    export(procexport, app, tmp_path / "out", "supervisord", "-u", getpass.getuser())
+    conf = tmp_path / "out" / "shop.conf"
+    loaded = load_programs(conf)
+    release, web = loaded["shop-release"], loaded["shop-web-1"]
+    assert (release.autorestart, release.startsecs, release.startretries) == (False, 0, 0)
+    assert release.priority < web.priority
+    with Supervisor(conf) as supervisor:
+        started = time.monotonic()
+        supervisor.wait_for({"shop:shop-web-1"}, "RUNNING", timeout=30)
+        supervisor.wait_for({"shop:shop-release"}, "EXITED", timeout=30)
+        time.sleep(max(0.0, 5 - (time.monotonic() - started)))  # watch: nothing may happen
+        states = supervisor.status()
+        log = (supervisor.home / "supervisord.log").read_text()
+    assert states == {"shop:shop-release": "EXITED", "shop:shop-web-1": "RUNNING"}
+    assert runs.read_text() == "release.1\n"
+    assert log.count("spawned: 'shop-release'") == 1
+    assert log.index("spawned: 'shop-release'") < log.index("spawned: 'shop-web-1'")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import configparser
+import getpass
+import itertools
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,45 @@ def test_systemd_warns_about_a_start_limit_in_the_wrong_section(tmp_path):
     unit = "[Unit]\nDescription=x\n[Service]\nStartLimitIntervalSec=0\nExecStart=/bin/true\n"
     _, warnings = systemd_oracle.load_units({"x.service": unit}, "x.service")
     assert any("Unknown key" in line and "StartLimitIntervalSec" in line for line in warnings)
+
+
+# supervisord -------------------------------------------------------------------------------
+
+
+def start_times(path: Path) -> list[float]:
+    return [float(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def test_supervisord_keeps_restarting_a_crash_loop_at_a_bounded_rate(procexport, tmp_path):
+    """A program that exits at once goes FATAL after 4 starts (about 6 s) with supervisord's
+    default startretries=3. Ours is still being restarted after 6 starts, at most one start
+    per second; one that crashes after running a while is restarted at once, every time."""
+    from supervisor_harness import Supervisor, load_programs
+
+    records = tmp_path / "starts"
+    records.mkdir()
+    app = write_app(
+        tmp_path / "loop",
+        'quick: date +%s.%N >> "$STARTS/quick"; exit 3\n'
+        'slow: date +%s.%N >> "$STARTS/slow"; sleep 1.2; exit 3\n',
+        {"app": "loop", "env": {"STARTS": str(records)}},
+    )
+    conf = tmp_path / "out" / "loop.conf"
+    export(procexport, app, tmp_path / "out", "supervisord", "-u", getpass.getuser())
+    loaded = load_programs(conf)
+    assert {(p.startsecs, p.startretries) for p in loaded.values()} == {(1, 100000)}
+    with Supervisor(conf) as supervisor:
+        deadline = time.monotonic() + 30
+        while len(start_times(records / "quick")) < 6 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        states = supervisor.status()
+    quick, slow = start_times(records / "quick"), start_times(records / "slow")
+    assert len(quick) >= 6, (quick, states)
+    assert states["loop:loop-quick-1"] in ("BACKOFF", "STARTING"), states
+    assert states["loop:loop-slow-1"] in ("RUNNING", "STARTING"), states
+    # bounded rate: supervisord's backoff waits 1 s, 2 s, 3 s... after quick failures, and a
+    # program that ran longer than startsecs was up that long before its restart
+    quick_gaps = [b - a for a, b in itertools.pairwise(quick)]
+    assert min(quick_gaps) >= 0.9, quick_gaps
+    assert len(slow) >= 6, slow
+    assert min(b - a for a, b in itertools.pairwise(slow)) >= 1.2
