@@ -159,3 +159,131 @@ def test_supervisord_starts_the_release_once_first_and_never_again(procexport, t
     assert runs.read_text() == "release.1\n"
     assert log.count("spawned: 'shop-release'") == 1
     assert log.index("spawned: 'shop-release'") < log.index("spawned: 'shop-web-1'")
+
+
+# Upstart -----------------------------------------------------------------------------------
+
+
+class UpstartEvents:
+    """init(5)'s event rules, as far as our `start on` lines use them, over jobs parsed by
+    the libnih model: a job starts when every `EVENT JOB [KEY=VALUE]` term joined by `and`
+    has been seen (then its terms reset); starting a job emits `starting JOB`, and the jobs
+    that event starts finish starting (a task: runs to completion) before the job goes on,
+    then `started JOB`; a task ends with `stopped JOB RESULT=ok|failed`."""
+
+    def __init__(self, jobs: dict, results: dict[str, str]):
+        self.jobs, self.results = jobs, results
+        self.terms = {name: self._terms(job.start_on) for name, job in jobs.items()}
+        self.seen: dict[str, set[int]] = {name: set() for name in jobs}
+        self.running: set[str] = set()
+        self.runs: list[str] = []  # every time a job's main process was started
+
+    @staticmethod
+    def _terms(start_on: list[str]) -> list[list[str]]:
+        terms: list[list[str]] = [[]]
+        for word in start_on:
+            if word == "and":
+                terms.append([])
+            else:
+                assert word not in ("or", "(", ")"), start_on
+                terms[-1].append(word)
+        return terms
+
+    def emit(self, event: str, job: str, env: dict[str, str]) -> None:
+        for name, terms in self.terms.items():
+            if name in self.running:
+                continue
+            for index, (name_word, *args) in enumerate(terms):
+                wanted = dict(arg.split("=", 1) for arg in args if "=" in arg)
+                positional = [arg for arg in args if "=" not in arg]
+                if (
+                    name_word == event
+                    and positional[:1] in ([job], [])
+                    and all(env.get(k) == v for k, v in wanted.items())
+                ):
+                    self.seen[name].add(index)
+            if len(self.seen[name]) == len(terms):
+                self.seen[name].clear()
+                self.start(name)
+
+    def start(self, name: str) -> None:
+        self.running.add(name)
+        self.emit("starting", name, {})
+        self.runs.append(name)
+        self.emit("started", name, {})
+        if self.jobs[name].task:
+            self.running.discard(name)
+            self.emit("stopped", name, {"RESULT": self.results.get(name, "ok")})
+
+    def respawn(self, name: str) -> None:
+        """A crashed service: Upstart takes it through stopping/starting again."""
+        self.emit("stopping", name, {})
+        self.emit("stopped", name, {"RESULT": "ok"})
+        self.start(name)
+
+    def stop_all(self) -> None:
+        self.running.clear()
+
+
+def upstart_jobs(procexport, tmp_path: Path, *args: str) -> dict:
+    from upstart_model import parse_job
+
+    app = release_app(tmp_path, formation={"web": 2, "worker": 1})
+    files = export(procexport, app, tmp_path / "out", "upstart", *args)
+    return {name.removesuffix(".conf"): parse_job(name, text) for name, text in files.items()}
+
+
+def test_upstart_release_is_a_task_without_respawn_that_the_app_waits_for(procexport, tmp_path):
+    from upstart_model import job_environment, main_process_argv
+
+    jobs = upstart_jobs(procexport, tmp_path, "-l", "/var/log/shop")
+    release = jobs["shop-release"]
+    assert (release.task, release.respawn, release.respawn_limit) == (True, False, None)
+    assert (release.start_on, release.stop_on) == (["starting", "shop"], ["stopping", "shop"])
+    assert job_environment(release)["PS"] == "release.1"
+    assert main_process_argv(release)[-1].strip() == (
+        "exec /bin/sh -c './migrate 100% $PS' >> /var/log/shop/shop-release.log 2>&1"
+    )
+    for name in ("shop-web", "shop-worker"):
+        assert jobs[name].start_on == [
+            "started",
+            "shop",
+            "and",
+            "stopped",
+            "shop-release",
+            "RESULT=ok",
+        ]
+
+
+def test_upstart_runs_the_release_once_per_start_before_the_others(procexport, tmp_path):
+    jobs = upstart_jobs(procexport, tmp_path)
+    events = UpstartEvents(jobs, {})
+    events.start("shop")
+    assert events.runs[:2] == ["shop-release", "shop"]
+    assert sorted(events.runs[2:]) == sorted(
+        ["shop-web", "shop-web-1", "shop-web-2", "shop-worker", "shop-worker-1"]
+    )
+    events.respawn("shop-web-2")  # a crash of one instance does not rerun it
+    assert events.runs.count("shop-release") == 1
+    assert events.runs.count("shop-web-2") == 2
+    events.stop_all()  # a restart of the app (initctl stop shop; initctl start shop) does
+    events.start("shop")
+    assert events.runs.count("shop-release") == 2
+    assert events.runs.count("shop-web-1") == 2
+
+
+def test_upstart_starts_nothing_else_when_the_release_fails(procexport, tmp_path):
+    jobs = upstart_jobs(procexport, tmp_path)
+    events = UpstartEvents(jobs, {"shop-release": "failed"})
+    events.start("shop")
+    assert events.runs == ["shop-release", "shop"]
+
+
+def test_upstart_without_a_release_keeps_the_plain_chain(procexport, tmp_path):
+    jobs = upstart_jobs(procexport, tmp_path, "-m", "release=0")
+    assert "shop-release" not in jobs
+    assert jobs["shop-web"].start_on == ["starting", "shop"]
+    events = UpstartEvents(jobs, {})
+    events.start("shop")
+    assert events.runs[-1] == "shop"  # jobs started on `starting shop` are running first
+    assert len(events.runs) == len(set(events.runs)) == 6

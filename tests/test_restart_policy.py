@@ -6,6 +6,7 @@ import configparser
 import getpass
 import itertools
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -124,3 +125,51 @@ def test_supervisord_keeps_restarting_a_crash_loop_at_a_bounded_rate(procexport,
     assert min(quick_gaps) >= 0.9, quick_gaps
     assert len(slow) >= 6, slow
     assert min(b - a for a, b in itertools.pairwise(slow)) >= 1.2
+
+
+# Upstart -----------------------------------------------------------------------------------
+
+
+def run_post_stop(job, status_line: str, tmp_path: Path) -> list[str]:
+    """Run a job's post-stop script as Upstart does (/bin/sh -e, the job's environment) with
+    `initctl status` answering `status_line`; the arguments `sleep` was called with."""
+    from upstart_model import job_environment
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / "sleep-calls"
+    calls.unlink(missing_ok=True)
+    (bin_dir / "initctl").write_text(
+        f"#!/bin/sh\n[ \"$1 $2\" = 'status {job.name}' ] && echo '{status_line}'\n"
+    )
+    (bin_dir / "sleep").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    for tool in ("initctl", "sleep"):
+        (bin_dir / tool).chmod(0o755)
+    env = job_environment(job)
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    subprocess.run(["/bin/sh", "-e", "-c", job.post_stop], env=env, check=True, timeout=10)
+    return calls.read_text().split() if calls.exists() else []
+
+
+def test_upstart_respawns_without_limit_after_restart_delay(procexport, tmp_path):
+    from upstart_model import parse_job
+
+    app = write_app(
+        tmp_path / "a",
+        PROCFILE,
+        {
+            "app": "a",
+            "formation": {"web": 2, "worker": 1},
+            "process": {"worker": {"restart_delay": 30}},
+        },
+    )
+    files = export(procexport, app, tmp_path / "out", "upstart")
+    for name, delay in (("a-web-1", "5"), ("a-web-2", "5"), ("a-worker-1", "30")):
+        job = parse_job(name, files[f"{name}.conf"])
+        # init(5): `respawn limit unlimited` never stops respawning (the default gives up
+        # after 10 respawns in 5 s)
+        assert (job.respawn, job.respawn_limit, job.task) == (True, "unlimited", False)
+        # Upstart respawns a crashed job through post-stop with its goal still `start`; a
+        # stop request sets the goal to `stop` and must not wait.
+        assert run_post_stop(job, f"{name} start/post-stop, process 42", tmp_path) == [delay]
+        assert run_post_stop(job, f"{name} stop/post-stop, process 42", tmp_path) == []
