@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import time
 from pathlib import Path
 
@@ -287,3 +288,116 @@ def test_upstart_without_a_release_keeps_the_plain_chain(procexport, tmp_path):
     events.start("shop")
     assert events.runs[-1] == "shop"  # jobs started on `starting shop` are running first
     assert len(events.runs) == len(set(events.runs)) == 6
+
+
+# Kubernetes --------------------------------------------------------------------------------
+
+
+def kubernetes_manifests(procexport, app: Path, out: Path, *args: str) -> dict[str, dict]:
+    import yaml
+
+    result = procexport(
+        "kubernetes", str(out), "-q", "--image", "registry.test/app:1", *args, cwd=app
+    )
+    assert result.status == 0, result.stderr
+    return {p.name: yaml.safe_load(p.read_text()) for p in sorted(out.glob("*.yaml"))}
+
+
+def release_job(manifests: dict[str, dict]) -> dict:
+    (job,) = [m for m in manifests.values() if m.get("kind") == "Job"]
+    return job
+
+
+@pytest.mark.parametrize("version", ["1.25", "1.37"])
+def test_kubernetes_release_is_a_valid_job_run_once_and_listed_in_the_kustomization(
+    procexport, tmp_path, version
+):
+    import kubernetes_validate
+
+    app = release_app(
+        tmp_path,
+        env={"RAILS_ENV": "production"},
+        kubernetes={"version": version},
+        process={"release": {"user": "1000"}},
+    )
+    manifests = kubernetes_manifests(procexport, app, tmp_path / "out")
+    for manifest in manifests.values():
+        if manifest["kind"] != "Kustomization":
+            kubernetes_validate.validate(manifest, f"{version}.0", strict=True)
+            kubernetes_validate.validate(manifest, "1.37.0", strict=True)
+    assert "shop-release-job.yaml" in manifests["kustomization.yaml"]["resources"]
+    assert "shop-release-configmap.yaml" in manifests["kustomization.yaml"]["resources"]
+    assert "shop-release-deployment.yaml" not in manifests
+    job = release_job(manifests)
+    assert job["apiVersion"] == "batch/v1"
+    assert re.fullmatch(r"shop-release-[0-9a-f]{10}", job["metadata"]["name"])
+    spec = job["spec"]
+    assert (spec["backoffLimit"], spec["ttlSecondsAfterFinished"]) == (0, 7 * 24 * 3600)
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {"runAsUser": 1000}
+
+
+def test_kubernetes_release_container_runs_what_sh_c_would_with_the_same_environment(
+    procexport, tmp_path
+):
+    from conftest import NASTY_VALUES, dotenv_line
+    from kubelet_model import container_argv, container_environment
+
+    values = {k: v for k, v in NASTY_VALUES.items() if k in ("DOLLAR", "PERCENT", "BOTH")}
+    app = release_app(tmp_path, env={"FROM_TOML": "$(PORT) %i"})
+    (app / ".env").write_text("".join(dotenv_line(k, v) for k, v in values.items()))
+    manifests = kubernetes_manifests(procexport, app, tmp_path / "out")
+    objects = {(m["kind"], m["metadata"]["name"]): m for m in manifests.values() if "metadata" in m}
+    (container,) = release_job(manifests)["spec"]["template"]["spec"]["containers"]
+    env = container_environment(container, objects, "shop-release-abc12-x2x9q")
+    assert env == values | {
+        "FROM_TOML": "$(PORT) %i",
+        "PORT": "5100",
+        "PS": "shop-release-abc12-x2x9q",
+    }
+    assert container_argv(container, env) == ["/bin/sh", "-c", "./migrate 100% $PS"]
+    # the web Deployment sees the same .env and [env] values
+    (web,) = manifests["shop-web-deployment.yaml"]["spec"]["template"]["spec"]["containers"]
+    web_env = container_environment(web, objects, "pod")
+    assert {k: web_env[k] for k in values} == values
+
+
+def test_kubernetes_release_job_name_changes_with_what_it_runs_and_only_then(procexport, tmp_path):
+    app = release_app(tmp_path, env={"A": "1"})
+    (app / ".env").write_text("SECRET=one\n")
+
+    def job_name(*args: str) -> str:
+        out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
+        return release_job(kubernetes_manifests(procexport, app, out, *args))["metadata"]["name"]
+
+    first = job_name()
+    assert job_name() == first  # an unchanged release is the same Job: not run again
+    assert job_name("--image", "registry.test/app:2") != first  # a new image: a new release
+    assert job_name("-m", "web=5,worker=0") == first  # scaling the others is no new release
+    (app / ".env").write_text("SECRET=two\n")
+    # no digest of a secret value in a world-readable file: a rotated secret is no new Job
+    assert job_name() == first
+    (app / "formation.toml").write_text('app = "shop"\n[env]\nA = "2"\n')
+    assert job_name() != first
+    (app / "Procfile").write_text(PROCFILE.replace("./migrate", "./migrate --all"))
+    assert job_name() != first
+
+
+def test_kubernetes_release_outside_the_formation(procexport, tmp_path):
+    app = release_app(tmp_path)
+    all_zero = kubernetes_manifests(procexport, app, tmp_path / "a", "-m", "all=0")
+    assert sorted(all_zero) == ["kustomization.yaml", "shop-release-job.yaml"]
+    off = kubernetes_manifests(procexport, app, tmp_path / "b", "-m", "release=0")
+    assert not any("release" in name for name in off)
+
+
+def test_kubernetes_next_steps_delete_a_removed_release_job_by_its_labels(procexport, tmp_path):
+    app = release_app(tmp_path)
+    out = tmp_path / "out"
+    kubernetes_manifests(procexport, app, out)
+    result = procexport(
+        "kubernetes", str(out), "--image", "registry.test/app:1", "-m", "release=0", cwd=app
+    )
+    assert "  kubectl delete job -l app=shop,process-type=release\n" in result.stderr
