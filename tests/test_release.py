@@ -401,3 +401,30 @@ def test_kubernetes_next_steps_delete_a_removed_release_job_by_its_labels(procex
         "kubernetes", str(out), "--image", "registry.test/app:1", "-m", "release=0", cwd=app
     )
     assert "  kubectl delete job -l app=shop,process-type=release\n" in result.stderr
+
+
+# every format ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("format_name", ["systemd", "supervisord", "upstart"])
+def test_env_mode_file_gives_the_release_the_same_env_file(procexport, tmp_path, format_name):
+    app = release_app(tmp_path, env_mode="file")
+    (app / ".env").write_text("DATABASE_URL=postgres://u:p@db/x\n")
+    out = tmp_path / "out"
+    files = export(procexport, app, out, format_name, "-u", getpass.getuser())
+    assert "postgres://" not in "".join(t for n, t in files.items() if not n.endswith(".env"))
+    env_file = f"{out}/shop.env"
+    release = {
+        "systemd": "shop-release.service",
+        "supervisord": "shop.conf",
+        "upstart": "shop-release.conf",
+    }[format_name]
+    assert env_file in files[release]
+    assert "postgres://u:p@db/x" in files["shop.env"]
+
+
+def test_supervisord_refuses_a_group_for_the_release_too(procexport, tmp_path):
+    app = release_app(tmp_path, process={"release": {"group": "staff"}})
+    result = procexport("supervisord", cwd=app)
+    assert (result.status, result.stdout) == (2, "")
+    assert "supervisord cannot run release with group 'staff'" in result.stderr
