@@ -21,7 +21,16 @@ APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 ACCOUNT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}|[0-9]{1,10}")
 SHELL_PATH = re.compile(r"/[A-Za-z0-9/._+-]*")
 ENV_MODES = ("inline", "file")
-DEFAULTS = {"port": 5000, "timeout": 30, "stop_signal": "TERM", "shell": "/bin/sh"}
+DEFAULTS = {
+    "port": 5000,
+    "timeout": 30,
+    "stop_signal": "TERM",
+    "shell": "/bin/sh",
+    "restart_delay": 5,
+}
+# The process type that runs once per start of the app, before the others (Heroku's release
+# phase); it stands outside the formation.
+RELEASE = "release"
 
 
 class Options(NamedTuple):
@@ -59,6 +68,7 @@ class ProcessType(NamedTuple):
     stop_signal: str
     env: tuple[EnvVar, ...]  # merged, lowest to highest, one entry per name, no PORT/PS
     service: bool  # kubernetes: reachable through a Service
+    restart_delay: int = DEFAULTS["restart_delay"]  # seconds from a crash to the restart
 
 
 class Kubernetes(NamedTuple):
@@ -178,6 +188,9 @@ def load_formation(options: Options, cwd: Path) -> Formation:
                 service=entry.name == "web"
                 if settings.get("service") is None
                 else settings["service"],
+                restart_delay=settings.get("restart_delay")
+                or file.get("restart_delay")
+                or DEFAULTS["restart_delay"],
             )
         )
     log = _absolute(options.log, cwd) or _absolute(file.get("log"), file_dir)
@@ -230,11 +243,37 @@ def _counts(
     for name in from_options:
         if name != "all" and name not in names:
             raise ExportError(f"--formation {name}: the Procfile has no process type {name!r}")
-    if not file.get("formation", {}) and not from_options:
-        return dict.fromkeys(names, 1)
     merged = file.get("formation", {}) | from_options
-    fill = merged.get("all", 0)
-    return {name: merged.get(name, fill) for name in names}
+    if not set(merged) - {RELEASE}:  # naming only the release phase is no formation
+        counts = dict.fromkeys(names, 1)
+    else:
+        fill = merged.get("all", 0)
+        counts = {name: merged.get(name, fill) for name in names}
+    if RELEASE in names:
+        counts[RELEASE] = _release_count(file, file_label, file_text, from_options)
+    return counts
+
+
+def _release_count(
+    file: dict[str, Any], file_label: str | None, file_text: str, from_options: dict[str, int]
+) -> int:
+    """The release phase runs once or not at all: `all` and other types' counts leave it
+    alone, and only `release = 0` (in the file or with -m) turns it off."""
+    if RELEASE in from_options:
+        count = from_options[RELEASE]
+        if count > 1:
+            raise ExportError(
+                f"--formation release={count}: the release phase runs once; use 1, or 0 to skip it"
+            )
+        return count
+    count = file.get("formation", {}).get(RELEASE, 1)
+    if count > 1:
+        raise ExportError(
+            "formation.release: the release phase runs once; use 1, or 0 to skip it",
+            file_label,
+            key_line(file_text, ("formation", RELEASE)),
+        )
+    return count
 
 
 def _env_files(

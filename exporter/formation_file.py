@@ -40,6 +40,8 @@ EnvValue = Annotated[str, BeforeValidator(_env_value)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Timeout = Annotated[int, Field(ge=1)]
+# Seconds between a crash and the restart: at least 1, so a crash loop has a bounded rate.
+RestartDelay = Annotated[int, Field(ge=1, le=3600)]
 StopSignal = Annotated[str, BeforeValidator(_stop_signal)]
 Count = Annotated[int, Field(ge=0)]
 
@@ -58,6 +60,7 @@ class ProcessSettings(_Strict):
     port: Port | None = None
     timeout: Timeout | None = None
     stop_signal: StopSignal | None = None
+    restart_delay: RestartDelay | None = None
     env: dict[EnvName, EnvValue] = {}
     service: bool | None = None  # kubernetes: give the type a Service (default: web only)
 
@@ -82,6 +85,7 @@ class FormationFile(_Strict):
     log: str | None = None
     timeout: Timeout | None = None
     stop_signal: StopSignal | None = None
+    restart_delay: RestartDelay | None = None
     shell: str | None = None
     env_mode: Literal["inline", "file"] | None = None
     env_files: list[str] | None = None

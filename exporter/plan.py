@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from exporter.errors import ExportError
-from exporter.formation import EnvVar, Formation, Kubernetes, ProcessType
+from exporter.formation import RELEASE, EnvVar, Formation, Kubernetes, ProcessType
 
 
 class Instance(NamedTuple):
@@ -55,6 +55,9 @@ class Plan(NamedTuple):
     env_mode: str
     processes: tuple[Process, ...]  # Procfile order; types with no instances left out
     kubernetes: Kubernetes = Kubernetes()
+    # The release phase (a `release` type): one instance that runs to completion before the
+    # others start; not among `processes`, which are kept running.
+    release: Process | None = None
 
     @property
     def instances(self) -> tuple[Instance, ...]:
@@ -63,7 +66,8 @@ class Plan(NamedTuple):
     @property
     def env_files(self) -> dict[str, Process]:
         """Each env file with one process that uses it (all its users share its content)."""
-        return {p.env_file: p for p in reversed(self.processes) if p.env_file is not None}
+        every = (*self.processes, *([self.release] if self.release else []))
+        return {p.env_file: p for p in reversed(every) if p.env_file is not None}
 
 
 def build_plan(formation: Formation) -> Plan:
@@ -87,6 +91,8 @@ def build_plan(formation: Formation) -> Plan:
             processes.append(Process(ptype, tuple(instances)))
     if formation.env_mode == "file":
         processes = _route_secrets(formation.app, processes)
+    release = next((p for p in processes if p.name == RELEASE), None)
+    processes = [p for p in processes if p.name != RELEASE]
     return Plan(
         app=formation.app,
         procfile=formation.procfile,
@@ -96,6 +102,7 @@ def build_plan(formation: Formation) -> Plan:
         env_mode=formation.env_mode,
         processes=tuple(processes),
         kubernetes=formation.kubernetes,
+        release=release,
     )
 
 

@@ -113,6 +113,33 @@ CATALOGUE = [
         [],
         "formation.toml:1: env_mode: Input should be 'inline' or 'file'",
     ),
+    (
+        "toml-restart-delay",
+        {"formation.toml": "restart_delay = 0\n"},
+        [],
+        "formation.toml:1: restart_delay: Input should be greater than or equal to 1",
+    ),
+    (
+        "toml-restart-delay-max",
+        {"formation.toml": "[process.web]\nrestart_delay = 7200\n"},
+        [],
+        "formation.toml:2: process.web.restart_delay: Input should be less than or equal to 3600",
+    ),
+    (
+        "toml-release-count",
+        {
+            "Procfile": "web: serve\nrelease: migrate\n",
+            "formation.toml": "[formation]\nrelease = 2\n",
+        },
+        [],
+        "formation.toml:2: formation.release: the release phase runs once; use 1, or 0 to skip it",
+    ),
+    (
+        "formation-release-count",
+        {"Procfile": "web: serve\nrelease: migrate\n"},
+        ["-m", "release=3"],
+        "--formation release=3: the release phase runs once; use 1, or 0 to skip it",
+    ),
     ("formation-syntax", {}, ["-m", "web"], "--formation 'web': expected TYPE=COUNT"),
     (
         "formation-count",

@@ -157,10 +157,12 @@ class Job:
     kill_signal: str = "TERM"
     kill_timeout: int = 5
     respawn: bool = False
-    respawn_limit: tuple[int, int] | None = None
+    respawn_limit: tuple[int, int] | str | None = None  # (count, seconds) or "unlimited"
+    task: bool = False
     console: str | None = None
     script: str | None = None
     exec: str | None = None
+    post_stop: str | None = None  # a post-stop script block
 
 
 def parse_job(name: str, text: str) -> Job:
@@ -195,6 +197,8 @@ def parse_job(name: str, text: str) -> Job:
                 job.respawn = True
             elif args[0] == "limit" and len(args) == 3:
                 job.respawn_limit = (int(args[1]), int(args[2]))
+            elif args == ["limit", "unlimited"]:
+                job.respawn_limit = "unlimited"
             else:
                 raise UpstartParseError(f"bad respawn: {args}")
         elif stanza == "kill":
@@ -208,6 +212,15 @@ def parse_job(name: str, text: str) -> Job:
         elif stanza == "script":
             pos = skip_comment(text, pos)
             job.script, pos = parse_block(text, pos)
+        elif stanza == "task":
+            pos = skip_comment(text, pos)
+            job.task = True
+        elif stanza == "post-stop":
+            kind, pos = next_arg(text, pos)
+            if kind != "script":
+                raise UpstartParseError(f"post-stop {kind!r}: only a script block is modelled")
+            pos = skip_comment(text, pos)
+            job.post_stop, pos = parse_block(text, pos)
         elif stanza == "exec":
             end = text.find("\n", pos)
             job.exec = text[pos : len(text) if end == -1 else end]

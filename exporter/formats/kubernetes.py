@@ -25,6 +25,8 @@ DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 STOP_SIGNAL_SINCE = (1, 33)  # lifecycle.stopSignal exists in the API from 1.33
 PORT_NAME = "port"
 HASH_ANNOTATION = "procexport/config-hash"
+# A finished release Job is kept a week (its logs stay readable), then garbage-collected.
+RELEASE_TTL_SECONDS = 7 * 24 * 3600
 
 
 def kubernetes_command_arg(value: str) -> str:
@@ -60,6 +62,8 @@ def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
         files[f"{name}-deployment.yaml"] = _deployment(plan, process, config, secrets)
         if process.type.service:
             files[f"{name}-service.yaml"] = _service(plan, process)
+    if plan.release is not None:
+        files |= _release_manifests(plan, secrets)
     kustomization: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -100,7 +104,8 @@ def _labels(plan: Plan, process: Process | None) -> dict[str, str]:
 
 def _secret_env(plan: Plan) -> dict[str, str]:
     """The .env values that reach at least one process type (the same value in each)."""
-    return {var.name: var.value for p in plan.processes for var in p.type.env if var.secret}
+    every = (*plan.processes, *([plan.release] if plan.release else []))
+    return {var.name: var.value for p in every for var in p.type.env if var.secret}
 
 
 def _secret(plan: Plan, secrets: dict[str, str]) -> dict[str, Any]:
@@ -179,6 +184,67 @@ def _deployment(
     }
 
 
+def _release_manifests(plan: Plan, secrets: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The release phase as a batch/v1 Job (and its ConfigMap): one pod that runs the
+    command to completion, never retried (backoffLimit 0, restartPolicy Never).
+
+    A Job's pod template cannot change, and an existing Job never runs again: the name
+    carries a digest of everything the pod would run (image, command, settings, the
+    ConfigMap's values and the names, not the values, of the secrets), so a changed release
+    is a new Job that runs, and an unchanged one is left as it is."""
+    process = plan.release
+    assert process is not None
+    ptype = process.type
+    files: dict[str, dict[str, Any]] = {}
+    config = {var.name: var.value for var in ptype.env if not var.secret}
+    if config:
+        files[f"{plan.app}-release-configmap.yaml"] = _config_map(plan, process, config)
+    env_from: list[dict[str, Any]] = []
+    if secrets:
+        env_from.append({"secretRef": {"name": f"{plan.app}-env"}})
+    if config:
+        env_from.append({"configMapRef": {"name": f"{plan.app}-release-env"}})
+    container: dict[str, Any] = {
+        "name": process.name,
+        "image": plan.kubernetes.image,
+        "command": [kubernetes_command_arg(word) for word in (plan.shell, "-c", ptype.command)],
+    }
+    if plan.kubernetes.root_given:
+        container["workingDir"] = plan.root
+    if env_from:
+        container["envFrom"] = env_from
+    container["env"] = [
+        {"name": "PORT", "value": str(ptype.port)},
+        {"name": "PS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+    ]
+    container["lifecycle"] = _stop(plan, ptype.stop_signal)
+    if ptype.user.isdigit():
+        container["securityContext"] = {"runAsUser": int(ptype.user)}
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": ptype.timeout,
+    }
+    if plan.kubernetes.version >= STOP_SIGNAL_SINCE:
+        pod_spec["os"] = {"name": "linux"}
+    pod_spec["containers"] = [container]
+    digest = hashlib.sha256(
+        json.dumps([pod_spec, config, sorted(secrets)], sort_keys=True).encode("utf-8")
+    ).hexdigest()
+    name = f"{plan.app}-release-{digest[:10]}"
+    _check_name(name, "the name of the release Job")
+    files[f"{plan.app}-release-job.yaml"] = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _metadata(plan, name, process),
+        "spec": {
+            "backoffLimit": 0,
+            "ttlSecondsAfterFinished": RELEASE_TTL_SECONDS,
+            "template": {"metadata": {"labels": _labels(plan, process)}, "spec": pod_spec},
+        },
+    }
+    return files
+
+
 def _stop(plan: Plan, signal: str) -> dict[str, Any]:
     """The stop signal reaches the app however /bin/sh runs it.
 
@@ -234,6 +300,8 @@ def kubernetes_next_steps(app: str, changed: list[str], removed: list[str]) -> l
         stem, _, kind = path.removesuffix(".yaml").rpartition("-")
         if kind in ("deployment", "service"):
             steps.append(f"kubectl delete {kind} {stem}")
+        elif kind == "job":  # its name carries a digest: select it by its labels
+            steps.append(f"kubectl delete job -l app={app},process-type=release")
         elif kind in ("configmap", "secret"):
             steps.append(f"kubectl delete {kind} {stem}-env")
     return steps

@@ -10,7 +10,7 @@ from exporter.errors import ExportError
 from exporter.formation import EnvVar
 from exporter.formats import File, Format, RenderContext, Rendering
 from exporter.formats.shell import main_argv, sh_env_files
-from exporter.plan import Plan
+from exporter.plan import Instance, Plan
 
 # RawConfigParser cuts a value at `;` or `#` after white space (str.isspace, as re's \s).
 _INLINE_COMMENT = re.compile(r"(?<=\s)[;#]")
@@ -102,9 +102,31 @@ def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
         )
         for process in plan.processes
     }
+    if plan.release is not None:
+        programs, commands = _with_release_program(plan, context, programs, commands)
     template = context.templates.get_template("app.conf.j2")
     text = template.render(plan=plan, programs=programs, commands=commands)
     return {f"{plan.app}.conf": File(text)} | sh_env_files(plan)
+
+
+def _with_release_program(
+    plan: Plan,
+    context: RenderContext,
+    programs: dict[Instance, str],
+    commands: dict[str, tuple[str, ...]],
+) -> tuple[dict[Instance, str], dict[str, tuple[str, ...]]]:
+    """The release phase as a program of its own, first in the group: started first (lowest
+    priority), once (autorestart=false), and done when it exits (startsecs=0)."""
+    release = plan.release
+    assert release is not None
+    if release.type.group is not None:
+        raise ExportError(
+            f"supervisord cannot run release with group {release.type.group!r}: it only "
+            "switches to the user's own groups; remove `group` for this format"
+        )
+    name = f"{plan.app}-release"
+    argv = tuple(main_argv(plan.shell, release.type.command, context.env_file_path(release)))
+    return {release.instances[0]: name} | programs, commands | {release.name: argv}
 
 
 def supervisord_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:

@@ -67,6 +67,9 @@ def render_systemd(plan: Plan, context: RenderContext) -> Rendering:
         files[path] = File(text)
 
     add(f"{plan.app}.target", "app.target.j2")
+    if plan.release is not None:
+        path, file = render_systemd_release(plan, context)
+        files[path] = file
     for process in plan.processes:
         unit = f"{plan.app}-{process.name}"
         last = f"{unit}@{process.instances[-1].number}.service"
@@ -92,9 +95,27 @@ def render_systemd(plan: Plan, context: RenderContext) -> Rendering:
     return files
 
 
+def render_systemd_release(plan: Plan, context: RenderContext) -> tuple[str, File]:
+    """APP-release.service: a oneshot that every instance Requires= and follows (After=).
+
+    RemainAfterExit=yes keeps it active after success, so the restart of a crashed instance
+    finds its requirement met and does not rerun it; PartOf=APP.target makes a stop or restart
+    of the app stop it too, so the next start of the app runs it again."""
+    process = plan.release
+    assert process is not None
+    text = context.templates.get_template("release.service.j2").render(
+        plan=plan,
+        process=process,
+        instance=process.instances[0],
+        env_file=context.env_file_path(process),
+    )
+    return f"{plan.app}-release.service", File(text)
+
+
 def systemd_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
     stop = [path.removesuffix(".d/instance.conf") for path in removed if path.endswith(".conf")]
     stop += [path for path in removed if path.endswith(".target")]
+    stop += [path for path in removed if path == f"{app}-release.service"]
     steps = [f"systemctl stop {' '.join(sorted(set(stop)))}"] if stop else []
     steps += ["systemctl daemon-reload", f"systemctl enable --now {app}.target"]
     if changed:

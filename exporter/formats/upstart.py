@@ -57,7 +57,22 @@ def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
                 instance=instance,
                 main=main,
             )
+    if plan.release is not None:
+        files |= render_upstart_release(plan, context)
     return files | sh_env_files(plan)
+
+
+def render_upstart_release(plan: Plan, context: RenderContext) -> Rendering:
+    """APP-release.conf: a task (no respawn) started by `starting APP`, which therefore waits
+    for it to finish; the type jobs start on `started APP and stopped APP-release RESULT=ok`,
+    so a failed release starts none of them."""
+    process = plan.release
+    assert process is not None
+    main = shlex.join(main_argv(plan.shell, process.type.command, context.env_file_path(process)))
+    text = context.templates.get_template("release.conf.j2").render(
+        plan=plan, process=process, instance=process.instances[0], main=main
+    )
+    return {f"{plan.app}-release.conf": File(text)}
 
 
 def upstart_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
