@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,6 +171,24 @@ def probe_records(path: Path) -> list[dict]:
             }
         records.append(record)
     return records
+
+
+def wait_for_records(path: Path, count: int, timeout: float = 60) -> list[dict]:
+    """The probe's raw records once there are at least `count`: a process manager reports a
+    program as running before the program has necessarily written anything."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = raw_records(path)
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{path}: expected {count} records, got {raw_records(path)}")
+
+
+def wait_for_probe_records(path: Path, count: int, timeout: float = 60) -> list[dict]:
+    """probe_records(path) once the probe has written at least `count` records."""
+    wait_for_records(path, count, timeout)
+    return probe_records(path)
 
 
 def run_probe(argv: list[str], env: dict[str, str], cwd: Path | str, out: Path) -> list[dict]:

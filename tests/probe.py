@@ -21,6 +21,15 @@ def record(**fields: object) -> None:
 
 def main() -> None:
     args = sys.argv[1:]
+    waits = "--wait" in args and os.environ.get("PROBE_WAIT") == "1"
+    if waits:  # before the start record: once that is there, a stop signal is recorded
+
+        def stopped(signum: int, frame: object) -> None:
+            record(event="signal", pid=os.getpid(), signal=signal.Signals(signum).name)
+            sys.exit(0)
+
+        for sig in (signal.SIGTERM, signal.SIGQUIT, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, stopped)
     record(
         event="start",
         pid=os.getpid(),
@@ -32,14 +41,7 @@ def main() -> None:
         },
         cwd=os.getcwd(),
     )
-    if "--wait" in args and os.environ.get("PROBE_WAIT") == "1":
-
-        def stopped(signum: int, frame: object) -> None:
-            record(event="signal", pid=os.getpid(), signal=signal.Signals(signum).name)
-            sys.exit(0)
-
-        for sig in (signal.SIGTERM, signal.SIGQUIT, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, stopped)
+    if waits:
         while True:
             time.sleep(1)
 

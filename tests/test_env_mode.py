@@ -19,6 +19,7 @@ from conftest import (
     probe_records,
     read_tree,
     sh_c_reference,
+    wait_for_probe_records,
     write_app,
 )
 from supervisor_harness import BASE_ENVIRONMENT, Supervisor, execv_args, load_programs
@@ -99,9 +100,7 @@ def test_a_real_supervisord_sources_every_value_exactly(procexport, tmp_path):
     argv = execv_args(programs["app-quotes-1"])
     assert argv[:2] == ["/bin/sh", "-c"] and argv[3] == NASTY_COMMANDS["quotes"]
     names = {f"app:app-{name}-1" for name in NASTY_COMMANDS}
-    with Supervisor(out / "app.conf") as supervisor:
-        supervisor.wait_for(names)
-        got = {name: probe_records(tmp_path / f"p-{name}.1") for name in NASTY_COMMANDS}
+    wanted = {}
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
         env = (
             BASE_ENVIRONMENT
@@ -112,7 +111,14 @@ def test_a_real_supervisord_sources_every_value_exactly(procexport, tmp_path):
                 "PS": f"{name}.1",
             }
         )
-        want = sh_c_reference(command, env, app, tmp_path / f"ref-{name}")
+        wanted[name] = sh_c_reference(command, env, app, tmp_path / f"ref-{name}")
+    with Supervisor(out / "app.conf") as supervisor:
+        supervisor.wait_for(names)
+        got = {
+            name: wait_for_probe_records(tmp_path / f"p-{name}.1", len(want))
+            for name, want in wanted.items()
+        }
+    for name, want in wanted.items():
         assert got[name] == want, name
 
 

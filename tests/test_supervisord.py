@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,10 @@ from conftest import (
     NASTY_VALUES,
     PROBE_COMMAND,
     dotenv_line,
-    probe_records,
-    raw_records,
     sh_c_reference,
     snapshot,
+    wait_for_probe_records,
+    wait_for_records,
     write_app,
 )
 from supervisor_harness import BASE_ENVIRONMENT, Supervisor, execv_args, load_programs
@@ -46,16 +45,6 @@ def export(procexport, app: Path, out: Path, *args: str) -> Path:
     result = procexport("supervisord", str(out), "-u", USER, *args, cwd=app)
     assert result.status == 0, result.stderr
     return out / f"{app.name}.conf"
-
-
-def wait_for_records(path: Path, count: int, timeout: float = 30) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = raw_records(path)
-        if len(found) >= count:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{path}: expected {count} records, got {raw_records(path)}")
 
 
 def test_supervisors_loader_reads_back_every_command_and_value_exactly(procexport, tmp_path):
@@ -116,14 +105,9 @@ def test_a_real_supervisord_starts_every_instance_with_the_sh_c_argv_and_environ
     names = {f"probeapp:probeapp-{name}-1" for name in NASTY_COMMANDS} | {
         "probeapp:probeapp-quotes-2"
     }
-    with Supervisor(conf) as supervisor:
-        supervisor.wait_for(names)
-        running = {
-            ps: probe_records(tmp_path / f"probe-{ps}.jsonl")
-            for ps in [f"{name}.1" for name in NASTY_COMMANDS] + ["quotes.2"]
-        }
     reference_dir = tmp_path / "reference"
     reference_dir.mkdir()
+    wanted = {}
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
         for number in (1, 2) if name == "quotes" else (1,):
             ps = f"{name}.{number}"
@@ -135,9 +119,16 @@ def test_a_real_supervisord_starts_every_instance_with_the_sh_c_argv_and_environ
                     "PS": ps,
                 }
             )
-            want = sh_c_reference(command, env, app, reference_dir / f"{ps}.jsonl")
-            assert running[ps] == want, ps
-            assert want, ps
+            wanted[ps] = sh_c_reference(command, env, app, reference_dir / f"{ps}.jsonl")
+            assert wanted[ps], ps
+    with Supervisor(conf) as supervisor:
+        supervisor.wait_for(names)
+        running = {
+            ps: wait_for_probe_records(tmp_path / f"probe-{ps}.jsonl", len(want))
+            for ps, want in wanted.items()
+        }
+    for ps, want in wanted.items():
+        assert running[ps] == want, ps
 
 
 def test_stop_delivers_the_stop_signal_to_the_app_itself(procexport, tmp_path):
@@ -150,6 +141,8 @@ def test_stop_delivers_the_stop_signal_to_the_app_itself(procexport, tmp_path):
     conf = export(procexport, app, tmp_path / "out")
     with Supervisor(conf) as supervisor:
         supervisor.wait_for({"probeapp:probeapp-web-1", "probeapp:probeapp-worker-1"})
+        for ps in ("web.1", "worker.1"):  # the app is up, not only the shell in front of it
+            wait_for_records(tmp_path / f"probe-{ps}.jsonl", 1)
         supervisor.ctl("stop", "probeapp:*")
         supervisor.wait_for({"probeapp:probeapp-web-1", "probeapp:probeapp-worker-1"}, "STOPPED")
     for ps, signame in (("web.1", "SIGTERM"), ("worker.1", "SIGQUIT")):
