@@ -48,4 +48,5 @@ def regenerate() -> None:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(FIXTURES.parent))  # this checkout's exporter, not an installed one
     regenerate()
