@@ -60,6 +60,7 @@ class ProcessSettings(_Strict):
     stop_signal: StopSignal | None = None
     env: dict[EnvName, EnvValue] = {}
     service: bool | None = None  # kubernetes: give the type a Service (default: web only)
+    login: bool | None = None  # run through a login shell (SHELL -l -c)
 
 
 class KubernetesSettings(_Strict):
@@ -83,6 +84,7 @@ class FormationFile(_Strict):
     timeout: Timeout | None = None
     stop_signal: StopSignal | None = None
     shell: str | None = None
+    login: bool | None = None
     env_mode: Literal["inline", "file"] | None = None
     env_files: list[str] | None = None
     env: dict[EnvName, EnvValue] = {}

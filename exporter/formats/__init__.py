@@ -52,6 +52,10 @@ class Format(NamedTuple):
     next_steps: Callable[[str, list[str], list[str]], list[str]]
     # --env-mode file applies: .env values go to an env file the configuration names
     uses_env_files: bool = True
+    # (app, removed paths) -> how to stop and forget the app after --uninstall removed its files
+    uninstall_steps: Callable[[str, list[str]], list[str]] = lambda app, removed: []
+    # -l DIR is where the processes' logs go: procexport creates it when writing
+    uses_log_dir: bool = True
 
 
 def get_format(name: str) -> Format:

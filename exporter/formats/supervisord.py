@@ -98,7 +98,12 @@ def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
     }
     commands = {
         process.name: tuple(
-            main_argv(plan.shell, process.type.command, context.env_file_path(process))
+            main_argv(
+                plan.shell,
+                process.type.command,
+                context.env_file_path(process),
+                process.type.login,
+            )
         )
         for process in plan.processes
     }
@@ -111,6 +116,11 @@ def supervisord_next_steps(app: str, changed: list[str], removed: list[str]) -> 
     return ["supervisorctl reread", "supervisorctl update"]
 
 
+def supervisord_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+    """`update` stops and removes the programs whose configuration is gone."""
+    return ["supervisorctl reread", "supervisorctl update"]
+
+
 FORMAT = Format(
     name="supervisord",
     filters={
@@ -120,5 +130,6 @@ FORMAT = Format(
         "supervisor_log_path": supervisor_log_path,
     },
     render=render_supervisord,
+    uninstall_steps=supervisord_uninstall_steps,
     next_steps=supervisord_next_steps,
 )

@@ -102,6 +102,12 @@ def systemd_next_steps(app: str, changed: list[str], removed: list[str]) -> list
     return steps
 
 
+def systemd_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+    """systemd keeps a removed unit loaded until daemon-reload: stop it, drop the
+    multi-user.target.wants link, then forget it."""
+    return [f"systemctl disable --now {app}.target", "systemctl daemon-reload"]
+
+
 FORMAT = Format(
     name="systemd",
     filters={
@@ -110,5 +116,6 @@ FORMAT = Format(
         "systemd_path": systemd_path,
     },
     render=render_systemd,
+    uninstall_steps=systemd_uninstall_steps,
     next_steps=systemd_next_steps,
 )

@@ -47,7 +47,12 @@ def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
         add(f"{plan.app}-{process.name}.conf", "type.conf.j2", process=process)
         # the script block is run by the shell, not tokenized by Upstart
         main = shlex.join(
-            main_argv(plan.shell, process.type.command, context.env_file_path(process))
+            main_argv(
+                plan.shell,
+                process.type.command,
+                context.env_file_path(process),
+                process.type.login,
+            )
         )
         for instance in process.instances:
             add(
@@ -69,6 +74,11 @@ def upstart_next_steps(app: str, changed: list[str], removed: list[str]) -> list
     return steps
 
 
+def upstart_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+    """A running job outlives its removed file until it stops; stopping APP stops them all."""
+    return [f"initctl stop {app}", "initctl reload-configuration"]
+
+
 FORMAT = Format(
     name="upstart",
     filters={
@@ -77,5 +87,6 @@ FORMAT = Format(
         "shell_quote": shell_quote,
     },
     render=render_upstart,
+    uninstall_steps=upstart_uninstall_steps,
     next_steps=upstart_next_steps,
 )
