@@ -20,7 +20,7 @@ EXAMPLES = """Examples:
   procexport supervisord /etc/supervisor/conf.d --dry-run
   procexport check        (lint ./Procfile, .env and formation.toml)"""
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(add_completion=True, pretty_exceptions_enable=False)
 
 
 def _show_version(value: bool) -> None:
