@@ -177,3 +177,19 @@ def test_group_and_shell_options(tmp_path):
         "procexport: error: --shell: must be an absolute path of letters, digits and "
         "'/._+-', not 'bash'\n",
     )
+
+
+def test_readme_lists_the_new_messages(tmp_path):
+    from test_errors import _stable_part
+
+    readme = (REPO / "README.md").read_text()
+    messages = [
+        "--shell: must be an absolute path of letters, digits and '/._+-', not 'bash'",
+        "--env 'a.env,': an empty file name",
+        "--uninstall needs a LOCATION to remove the app from",
+        "nothing to uninstall: no manifest .procexport.shop.systemd.toml for app 'shop' and "
+        "format 'systemd'",
+        "--format 'xml': use text or json",
+        "login: Input should be a valid boolean",
+    ]
+    assert [m for m in messages if _stable_part(m) not in readme] == []
