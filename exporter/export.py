@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from exporter.errors import ExportError
-from exporter.formation import Options, load_formation
+from exporter.formation import APP_NAME, Options, load_formation
 from exporter.formats import FORMAT_NAMES, get_format, render
 from exporter.plan import Plan, build_plan
 from exporter.sync import Action, apply_sync, manifest_name, plan_sync, preview
@@ -85,6 +85,8 @@ def run_uninstall(
 ) -> int:
     """The sync of an empty rendering: every file the manifest lists is removed, under the
     same refusals as an export; then the manifest itself."""
+    if options.app is not None and not APP_NAME.fullmatch(options.app):
+        raise ExportError(f"invalid app name {options.app!r}")  # it names the manifest
     app = options.app or load_formation(options, Path.cwd()).app
     manifest = manifest_name(app, format_name)
     if not (location / manifest).is_file():

@@ -126,6 +126,7 @@ def test_the_app_name_alone_is_enough_without_the_procfile(tmp_path):
     ("args", "message"),
     [
         (["systemd", "--uninstall"], "--uninstall needs a LOCATION to remove the app from"),
+        (["systemd", "OUT", "--uninstall", "-a", "../x"], "invalid app name '../x'"),
         (
             ["supervisord", "OUT", "--uninstall"],
             "OUT: nothing to uninstall: no manifest .procexport.shop.supervisord.toml for app "
