@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from exporter.errors import ExportError
-from exporter.formation import Options, load_formation
+from exporter.formation import APP_NAME, Options, load_formation
 from exporter.formats import FORMAT_NAMES, get_format, render
 from exporter.packaging import (
     check_installed_paths,
@@ -15,7 +15,7 @@ from exporter.packaging import (
     package_steps,
     without_owners,
 )
-from exporter.plan import build_plan
+from exporter.plan import Plan, build_plan
 from exporter.sync import Action, apply_sync, manifest_name, plan_sync, preview
 
 
@@ -31,6 +31,7 @@ def run_export(
     color: bool = False,
     destdir: str | None = None,
     manifest: str | None = None,
+    uninstall: bool = False,
 ) -> int:
     """Exit status: 0 done, 1 --dry-run found changes; bad input raises ExportError.
 
@@ -45,6 +46,12 @@ def run_export(
             raise ExportError(f"{option} needs a LOCATION: the directory the files go to")
     if template_dir is not None and not template_dir.is_dir():
         raise ExportError("--template: no such directory", str(template_dir))
+    if uninstall:
+        if location is None:
+            raise ExportError("--uninstall needs a LOCATION to remove the app from")
+        if destdir is not None:
+            raise ExportError("--uninstall removes an installed app: it takes no --destdir")
+        return run_uninstall(format_name, location, options, dry_run, force, quiet, color, manifest)
     plan = build_plan(load_formation(options, Path.cwd()))
     if location is None:
         sys.stdout.write(preview(render(format_name, plan, template_dir)))
@@ -66,6 +73,8 @@ def run_export(
         sys.stdout.write(unified_diff(sync, color))
         return 1 if sync.pending else 0
     not_owned = apply_sync(sync)
+    # a package build creates nothing outside DESTDIR
+    log_steps = [] if target.staging is not None else _prepare_log_dir(plan, format_name)
     if not quiet and target.staging is not None:
         from exporter.report import package_summary
 
@@ -81,6 +90,59 @@ def run_export(
             for c in not_owned
             if c.owner is not None
         ]
+        steps += log_steps
         steps += fmt.next_steps(plan.app, changed, removed)
         sys.stderr.write(summary(sync, steps))
+    return 0
+
+
+def _prepare_log_dir(plan: Plan, format_name: str) -> list[str]:
+    """-l DIR: create it for the processes when it is missing; what is left to the operator."""
+    if plan.log is None or not plan.processes or not get_format(format_name).uses_log_dir:
+        return []
+    from exporter.logdir import prepare_log_dir
+
+    first = plan.processes[0].type
+    return prepare_log_dir(plan.log, (first.user, first.group))
+
+
+def run_uninstall(
+    format_name: str,
+    location: Path,
+    options: Options,
+    dry_run: bool,
+    force: bool,
+    quiet: bool,
+    color: bool,
+    manifest_path: str | None = None,
+) -> int:
+    """The sync of an empty rendering: every file the manifest lists is removed, under the
+    same refusals as an export; then the manifest itself."""
+    if options.app is not None and not APP_NAME.fullmatch(options.app):
+        raise ExportError(f"invalid app name {options.app!r}")  # it names the manifest
+    app = options.app or load_formation(options, Path.cwd()).app
+    default_name = manifest_name(app, format_name)
+    manifest = destination(location, None, manifest_path, default_name).manifest
+    assert manifest is not None  # only --destdir goes without one
+    if not manifest.is_file():
+        shown = manifest if manifest_path is not None else default_name
+        raise ExportError(
+            f"nothing to uninstall: no manifest {shown} for app {app!r} and format "
+            f"{format_name!r}",
+            str(location),
+        )
+    sync = plan_sync(location, {}, manifest, force)
+    if dry_run:
+        from exporter.report import unified_diff
+
+        sys.stdout.write(unified_diff(sync, color))
+        return 1
+    apply_sync(sync)
+    manifest.unlink(missing_ok=True)
+    if not quiet:
+        from exporter.report import summary
+
+        removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
+        steps = get_format(format_name).uninstall_steps(app, removed)
+        sys.stderr.write(summary(sync, steps, always=True))
     return 0

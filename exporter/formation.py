@@ -48,6 +48,9 @@ class Options(NamedTuple):
     timeout: int | None = None
     env_mode: str | None = None
     image: str | None = None
+    group: str | None = None
+    shell: str | None = None
+    login: bool | None = None  # --login / --no-login
 
 
 class EnvVar(NamedTuple):
@@ -69,6 +72,8 @@ class ProcessType(NamedTuple):
     env: tuple[EnvVar, ...]  # merged, lowest to highest, one entry per name, no PORT/PS
     service: bool  # kubernetes: reachable through a Service
     restart_delay: int = DEFAULTS["restart_delay"]  # seconds from a crash to the restart
+    login: bool = False  # run as `SHELL -l -c COMMAND`: the login profile sets PATH first
+    line: int = 0  # where the Procfile defines it
 
 
 class Kubernetes(NamedTuple):
@@ -143,12 +148,13 @@ def load_formation(options: Options, cwd: Path) -> Formation:
             f"invalid app name {app!r}: use 1-64 letters, digits, '_', '-' or '.', starting "
             "with a letter or digit (set it with --app or `app` in formation.toml)"
         )
-    shell = file.get("shell") or DEFAULTS["shell"]
+    shell = options.shell or file.get("shell") or DEFAULTS["shell"]
     if not SHELL_PATH.fullmatch(shell):
         raise ExportError(
-            f"shell: must be an absolute path of letters, digits and '/._+-', not {shell!r}",
-            file_label,
-            key_line(file_text, ("shell",)),
+            f"{'--shell' if options.shell else 'shell'}: must be an absolute path of letters, "
+            f"digits and '/._+-', not {shell!r}",
+            None if options.shell else file_label,
+            None if options.shell else key_line(file_text, ("shell",)),
         )
     env_mode = options.env_mode or file.get("env_mode") or "inline"
     if env_mode not in ENV_MODES:
@@ -165,7 +171,7 @@ def load_formation(options: Options, cwd: Path) -> Formation:
             for k, v in (settings.get("env") or {}).items()
         }
         user = settings.get("user") or options.user or file.get("user") or app
-        group = settings.get("group") or file.get("group")
+        group = settings.get("group") or options.group or file.get("group")
         for what, account in (("user", user), ("group", group)):
             if account is not None and not ACCOUNT_NAME.fullmatch(account):
                 raise ExportError(f"invalid {what} name {account!r}")
@@ -191,6 +197,8 @@ def load_formation(options: Options, cwd: Path) -> Formation:
                 restart_delay=settings.get("restart_delay")
                 or file.get("restart_delay")
                 or DEFAULTS["restart_delay"],
+                login=_first_set(settings.get("login"), options.login, file.get("login"), False),
+                line=entry.line,
             )
         )
     log = _absolute(options.log, cwd) or _absolute(file.get("log"), file_dir)
@@ -285,7 +293,10 @@ def _env_files(
     procfile_dir: Path,
 ) -> list[tuple[str, Path]]:
     if options.env_files:
-        return [(label, cwd / label) for label in options.env_files]
+        labels = [name for given in options.env_files for name in given.split(",")]
+        if "" in labels:
+            raise ExportError(f"--env {','.join(options.env_files)!r}: an empty file name")
+        return [(label, cwd / label) for label in labels]
     if file.get("env_files") is not None:
         return [(_label(file_label, name), file_dir / name) for name in file.get("env_files")]
     default = procfile_dir / ".env"
@@ -317,6 +328,10 @@ def _base_port(options: Options, file: dict[str, Any], dotenv: dict[str, EnvVar]
             raise ExportError(f"PORT={var.value!r} is not a port number", file_name, int(line))
         return int(var.value)
     return DEFAULTS["port"]
+
+
+def _first_set(*values: bool | None) -> bool:
+    return next(value for value in values if value is not None)
 
 
 def _label(file_label: str | None, relative: str) -> str:

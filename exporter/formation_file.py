@@ -63,6 +63,7 @@ class ProcessSettings(_Strict):
     restart_delay: RestartDelay | None = None
     env: dict[EnvName, EnvValue] = {}
     service: bool | None = None  # kubernetes: give the type a Service (default: web only)
+    login: bool | None = None  # run through a login shell (SHELL -l -c)
 
 
 class KubernetesSettings(_Strict):
@@ -87,6 +88,7 @@ class FormationFile(_Strict):
     stop_signal: StopSignal | None = None
     restart_delay: RestartDelay | None = None
     shell: str | None = None
+    login: bool | None = None
     env_mode: Literal["inline", "file"] | None = None
     env_files: list[str] | None = None
     env: dict[EnvName, EnvValue] = {}

@@ -1,4 +1,4 @@
-"""Procfile parsing: `name: command` lines in file order."""
+"""Procfile parsing: `name: command` lines in file order; blank, `#` and `//` lines skipped."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def parse_procfile(text: str, label: str) -> tuple[ProcfileEntry, ...]:
     seen: dict[str, int] = {}
     for number, line in numbered_lines(text):
         stripped = line.strip(" \t")
-        if not stripped or stripped.startswith("#"):
+        if not stripped or stripped.startswith(("#", "//")):  # `//`: procfile-util
             continue
         name, colon, command = stripped.partition(":")
         name, command = name.rstrip(" \t"), command.strip(" \t")

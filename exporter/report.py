@@ -41,13 +41,14 @@ def _change_diff(change: Change, color: bool) -> str:
     return "".join(painted)
 
 
-def summary(plan: SyncPlan, next_steps: list[str]) -> str:
+def summary(plan: SyncPlan, next_steps: list[str], always: bool = False) -> str:
+    """The counts, then the next steps when anything changed (or `always`)."""
     counts = ", ".join(
         f"{plan.number_of(action)} {action.value}"
         for action in (Action.CREATE, Action.UPDATE, Action.REMOVE, Action.KEEP)
     )
     lines = [f"procexport: {plan.location}: {counts}\n"]
-    if plan.pending and next_steps:
+    if (plan.pending or always) and next_steps:
         lines.append("next:\n")
         lines += [f"  {step}\n" for step in next_steps]
     return "".join(lines)

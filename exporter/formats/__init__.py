@@ -55,6 +55,10 @@ class Format(NamedTuple):
     # --destdir: (app, installed LOCATION) -> what the package's maintainer scripts must run;
     # None: the next steps of a first install, marked "after install"
     package_steps: Callable[[str, str], list[str]] | None = None
+    # (app, removed paths) -> how to stop and forget the app after --uninstall removed its files
+    uninstall_steps: Callable[[str, list[str]], list[str]] = lambda app, removed: []
+    # -l DIR is where the processes' logs go: procexport creates it when writing
+    uses_log_dir: bool = True
 
 
 def get_format(name: str) -> Format:

@@ -16,6 +16,7 @@ from typing import Any
 
 from exporter.errors import ExportError
 from exporter.formats import File, Format, RenderContext, Rendering
+from exporter.formats.shell import login_flag
 from exporter.plan import Plan, Process
 
 # metadata.name of Deployments, ConfigMaps, Secrets (DNS-1123 subdomain; we keep to a label)
@@ -143,7 +144,10 @@ def _deployment(
     container: dict[str, Any] = {
         "name": process.name,
         "image": plan.kubernetes.image,
-        "command": [kubernetes_command_arg(word) for word in (plan.shell, "-c", ptype.command)],
+        "command": [
+            kubernetes_command_arg(word)
+            for word in (plan.shell, *login_flag(ptype.login), "-c", ptype.command)
+        ],
     }
     if plan.kubernetes.root_given:
         container["workingDir"] = plan.root
@@ -207,7 +211,10 @@ def _release_manifests(plan: Plan, secrets: dict[str, str]) -> dict[str, dict[st
     container: dict[str, Any] = {
         "name": process.name,
         "image": plan.kubernetes.image,
-        "command": [kubernetes_command_arg(word) for word in (plan.shell, "-c", ptype.command)],
+        "command": [
+            kubernetes_command_arg(word)
+            for word in (plan.shell, *login_flag(ptype.login), "-c", ptype.command)
+        ],
     }
     if plan.kubernetes.root_given:
         container["workingDir"] = plan.root
@@ -312,11 +319,19 @@ def kubernetes_package_steps(app: str, location: str) -> list[str]:
     return [f"after install, from a machine with cluster access: kubectl apply -k {location}"]
 
 
+def kubernetes_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+    """The files are gone, so `kubectl delete -k` can no longer read them: each object by name
+    (run `kubectl delete -k LOCATION` before --uninstall to the same effect)."""
+    return [step for step in kubernetes_next_steps(app, [], removed) if " delete " in step]
+
+
 FORMAT = Format(
     name="kubernetes",
     filters={"kubernetes_command_arg": kubernetes_command_arg},
     render=render_kubernetes,
+    uninstall_steps=kubernetes_uninstall_steps,
     next_steps=kubernetes_next_steps,
     package_steps=kubernetes_package_steps,
     uses_env_files=False,  # .env values always go to a Secret
+    uses_log_dir=False,  # logs are the cluster's
 )

@@ -13,13 +13,21 @@ from exporter.plan import Plan
 # $0 = the Procfile command, $1 = the env file, $2 = the shell. `set -a` exports what the file
 # assigns; the command then runs in a fresh shell exactly as `sh -c COMMAND` would.
 SOURCE_THEN_RUN = 'set -a && . "$1" && exec "$2" -c "$0"'
+SOURCE_THEN_RUN_LOGIN = 'set -a && . "$1" && exec "$2" -l -c "$0"'
 
 
-def main_argv(shell: str, command: str, env_file: str | None) -> list[str]:
-    """argv that runs `command` as `SHELL -c COMMAND`, after sourcing `env_file` if given."""
+def main_argv(shell: str, command: str, env_file: str | None, login: bool = False) -> list[str]:
+    """argv that runs `command` as `SHELL -c COMMAND` (`SHELL -l -c COMMAND` for a login
+    shell), after sourcing `env_file` if given."""
     if env_file is None:
-        return [shell, "-c", command]
-    return [shell, "-c", SOURCE_THEN_RUN, command, env_file, shell]
+        return [shell, *login_flag(login), "-c", command]
+    script = SOURCE_THEN_RUN_LOGIN if login else SOURCE_THEN_RUN
+    return [shell, "-c", script, command, env_file, shell]
+
+
+def login_flag(login: bool) -> list[str]:
+    """`-l`: the shell reads the login profile (/etc/profile, ~/.profile) before the command."""
+    return ["-l"] if login else []
 
 
 def shell_quote(value: str) -> str:

@@ -98,7 +98,12 @@ def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
     }
     commands = {
         process.name: tuple(
-            main_argv(plan.shell, process.type.command, context.env_file_path(process))
+            main_argv(
+                plan.shell,
+                process.type.command,
+                context.env_file_path(process),
+                process.type.login,
+            )
         )
         for process in plan.processes
     }
@@ -125,7 +130,11 @@ def _with_release_program(
             "switches to the user's own groups; remove `group` for this format"
         )
     name = f"{plan.app}-release"
-    argv = tuple(main_argv(plan.shell, release.type.command, context.env_file_path(release)))
+    argv = tuple(
+        main_argv(
+            plan.shell, release.type.command, context.env_file_path(release), release.type.login
+        )
+    )
     return {release.instances[0]: name} | programs, commands | {release.name: argv}
 
 
@@ -142,6 +151,11 @@ def supervisord_package_steps(app: str, location: str) -> list[str]:
     ]
 
 
+def supervisord_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+    """`update` stops and removes the programs whose configuration is gone."""
+    return ["supervisorctl reread", "supervisorctl update"]
+
+
 FORMAT = Format(
     name="supervisord",
     filters={
@@ -151,6 +165,7 @@ FORMAT = Format(
         "supervisor_log_path": supervisor_log_path,
     },
     render=render_supervisord,
+    uninstall_steps=supervisord_uninstall_steps,
     next_steps=supervisord_next_steps,
     package_steps=supervisord_package_steps,
 )

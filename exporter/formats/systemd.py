@@ -138,6 +138,12 @@ def systemd_package_steps(app: str, location: str) -> list[str]:
     ]
 
 
+def systemd_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+    """systemd keeps a removed unit loaded until daemon-reload: stop it, drop the
+    multi-user.target.wants link, then forget it."""
+    return [f"systemctl disable --now {app}.target", "systemctl daemon-reload"]
+
+
 FORMAT = Format(
     name="systemd",
     filters={
@@ -146,6 +152,7 @@ FORMAT = Format(
         "systemd_path": systemd_path,
     },
     render=render_systemd,
+    uninstall_steps=systemd_uninstall_steps,
     next_steps=systemd_next_steps,
     package_steps=systemd_package_steps,
 )

@@ -47,7 +47,12 @@ def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
         add(f"{plan.app}-{process.name}.conf", "type.conf.j2", process=process)
         # the script block is run by the shell, not tokenized by Upstart
         main = shlex.join(
-            main_argv(plan.shell, process.type.command, context.env_file_path(process))
+            main_argv(
+                plan.shell,
+                process.type.command,
+                context.env_file_path(process),
+                process.type.login,
+            )
         )
         for instance in process.instances:
             add(
@@ -68,7 +73,11 @@ def render_upstart_release(plan: Plan, context: RenderContext) -> Rendering:
     so a failed release starts none of them."""
     process = plan.release
     assert process is not None
-    main = shlex.join(main_argv(plan.shell, process.type.command, context.env_file_path(process)))
+    main = shlex.join(
+        main_argv(
+            plan.shell, process.type.command, context.env_file_path(process), process.type.login
+        )
+    )
     text = context.templates.get_template("release.conf.j2").render(
         plan=plan, process=process, instance=process.instances[0], main=main
     )
@@ -93,6 +102,11 @@ def upstart_package_steps(app: str, location: str) -> list[str]:
     ]
 
 
+def upstart_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+    """A running job outlives its removed file until it stops; stopping APP stops them all."""
+    return [f"initctl stop {app}", "initctl reload-configuration"]
+
+
 FORMAT = Format(
     name="upstart",
     filters={
@@ -101,6 +115,7 @@ FORMAT = Format(
         "shell_quote": shell_quote,
     },
     render=render_upstart,
+    uninstall_steps=upstart_uninstall_steps,
     next_steps=upstart_next_steps,
     package_steps=upstart_package_steps,
 )
