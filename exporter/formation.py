@@ -48,6 +48,14 @@ class EnvVar(NamedTuple):
     secret: bool = False  # came from a .env file: treat as a credential
 
 
+class Setting(NamedTuple):
+    """Where an explicit setting was made: for a format that cannot carry it."""
+
+    key: str  # as the user wrote it: "--user", "user", "process.web.group"
+    file: str | None = None
+    line: int | None = None
+
+
 class ProcessType(NamedTuple):
     name: str
     command: str
@@ -59,6 +67,8 @@ class ProcessType(NamedTuple):
     stop_signal: str
     env: tuple[EnvVar, ...]  # merged, lowest to highest, one entry per name, no PORT/PS
     service: bool  # kubernetes: reachable through a Service
+    user_setting: Setting | None = None  # where the user was set; None: the default (app)
+    group_setting: Setting | None = None  # where the group was set
 
 
 class Kubernetes(NamedTuple):
@@ -178,11 +188,37 @@ def load_formation(options: Options, cwd: Path) -> Formation:
                 service=entry.name == "web"
                 if settings.get("service") is None
                 else settings["service"],
+                user_setting=_account_setting(
+                    "user", entry.name, settings, options.user, file, file_label, file_text
+                ),
+                group_setting=_account_setting(
+                    "group", entry.name, settings, None, file, file_label, file_text
+                ),
             )
         )
     log = _absolute(options.log, cwd) or _absolute(file.get("log"), file_dir)
     kubernetes = _kubernetes(options, file, root_given=bool(options.root or file.get("root")))
     return Formation(app, procfile_label, root, shell, log, env_mode, tuple(types), kubernetes)
+
+
+def _account_setting(
+    what: str,
+    type_name: str,
+    settings: dict[str, Any],
+    option: str | None,
+    file: dict[str, Any],
+    file_label: str | None,
+    file_text: str,
+) -> Setting | None:
+    """Where the user or group of a type was set, by the same precedence as its value."""
+    if settings.get(what):
+        key = ("process", type_name, what)
+        return Setting(".".join(key), file_label, key_line(file_text, key))
+    if option:
+        return Setting(f"--{what}")
+    if file.get(what):
+        return Setting(what, file_label, key_line(file_text, (what,)))
+    return None
 
 
 def _kubernetes(options: Options, file: dict[str, Any], root_given: bool) -> Kubernetes:

@@ -1,4 +1,4 @@
-"""The format registry: a format is one module here plus one folder under templates/."""
+"""The format registry: a format is one module here plus (usually) one folder under templates/."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ _MODULES = {
     "upstart": "exporter.formats.upstart",
     "supervisord": "exporter.formats.supervisord",
     "kubernetes": "exporter.formats.kubernetes",
+    "systemd-user": "exporter.formats.systemd:USER_FORMAT",
+    "launchd": "exporter.formats.launchd",
 }
 FORMAT_NAMES = tuple(_MODULES)
 
@@ -31,7 +33,7 @@ class File(NamedTuple):
 class RenderContext(NamedTuple):
     """What a format needs besides the plan."""
 
-    templates: jinja2.Environment
+    templates: jinja2.Environment | None  # None for a format without templates
     env_dir: str | None  # absolute LOCATION, where env files go; None when previewing
 
     def env_file_path(self, process: Process) -> str | None:
@@ -52,20 +54,21 @@ class Format(NamedTuple):
     next_steps: Callable[[str, list[str], list[str]], list[str]]
     # --env-mode file applies: .env values go to an env file the configuration names
     uses_env_files: bool = True
+    # templates/<folder>/ to render with: "" for the format's own name, None for a format that
+    # writes its files without templates (launchd: plistlib)
+    template_folder: str | None = ""
 
 
 def get_format(name: str) -> Format:
-    return importlib.import_module(_MODULES[name]).FORMAT
+    module, _, attribute = _MODULES[name].partition(":")
+    return getattr(importlib.import_module(module), attribute or "FORMAT")
 
 
 def render(
     name: str, plan: Plan, template_dir: Path | None = None, location: Path | None = None
 ) -> Rendering:
     """Every file the format needs for the plan, by path relative to LOCATION."""
-    import jinja2
-
     from exporter.errors import ExportError
-    from exporter.templating import template_environment
 
     fmt = get_format(name)
     if location is None and plan.env_files and fmt.uses_env_files:
@@ -73,8 +76,15 @@ def render(
             "--env-mode file needs a LOCATION: the configuration names its env file by "
             "absolute path"
         )
-    templates = template_environment(name, fmt.filters, template_dir)
     env_dir = os.path.abspath(location) if location is not None else None
+    if fmt.template_folder is None:
+        return fmt.render(plan, RenderContext(None, env_dir))
+
+    import jinja2
+
+    from exporter.templating import template_environment
+
+    templates = template_environment(fmt.template_folder or name, fmt.filters, template_dir)
     try:
         return fmt.render(plan, RenderContext(templates, env_dir))
     except jinja2.TemplateSyntaxError as exc:
