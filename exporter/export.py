@@ -52,6 +52,17 @@ def run_export(
             for c in not_owned
             if c.owner is not None
         ]
-        steps += get_format(format_name).next_steps(plan.app, changed, removed)
+        fmt = get_format(format_name)
+        if fmt.absolute_paths_in_steps:
+            created = [c.path for c in sync.changes if c.action is Action.CREATE]
+            where = location.absolute()
+            steps += fmt.next_steps(
+                plan.app,
+                [str(where / path) for path in changed],
+                [str(where / path) for path in removed],
+                [str(where / path) for path in created],
+            )
+        else:
+            steps += fmt.next_steps(plan.app, changed, removed)
         sys.stderr.write(summary(sync, steps))
     return 0

@@ -57,6 +57,9 @@ class Format(NamedTuple):
     # templates/<folder>/ to render with: "" for the format's own name, None for a format that
     # writes its files without templates (launchd: plistlib)
     template_folder: str | None = ""
+    # next_steps gets absolute paths, and the created ones as a fourth argument (launchd
+    # loads each file by its path)
+    absolute_paths_in_steps: bool = False
 
 
 def get_format(name: str) -> Format:
