@@ -12,7 +12,7 @@ import re
 
 from exporter.errors import ExportError
 from exporter.formats import File, Format, RenderContext, Rendering, secrets_header
-from exporter.formats.shell import main_argv, sh_env_file, shell_quote
+from exporter.formats.shell import sh_env_file, shell_quote
 from exporter.plan import Plan, Process
 
 # Characters XML 1.0 has (its Char production) minus CR: a parser turns CR and CRLF into LF,
@@ -21,44 +21,49 @@ _NOT_XML = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def launchd_string(value: str, what: str) -> str:
-    """`value`, when a property list carries it exactly; an error naming `what` otherwise."""
+    """`value`, when a property list carries it exactly; an error naming `what` otherwise
+    (the caller decides whether `what` shows the value: never a secret's)."""
     bad = _NOT_XML.search(value)
     if bad:
         raise ExportError(
-            f"launchd cannot carry {what} {value!r}: a property list is XML 1.0, which has no "
+            f"launchd cannot carry {what}: a property list is XML 1.0, which has no "
             f"character {bad.group()!r} (no carriage return, no control character but tab and "
             "line feed, no surrogate, no U+FFFE or U+FFFF)"
         )
     return value
 
 
-# launchd stops a job with SIGTERM to its main process, and knows no other stop signal. For a
-# type with another one the main process is this shell: it runs the command in the background
-# ($@ = the command's argv; INT and QUIT restored where the shell can, since a shell starts
-# background commands with them ignored), and on TERM sends the stop signal to its process
-# group (launchd makes each job a group of its own; without one, to its child), then waits for
-# the command to end, so that ExitTimeOut still runs from the stop.
+# launchd stops a job with SIGTERM to its main process, and knows no other stop signal. The
+# main process is this shell ($1 = the command, $2 = the env file,
+# if any). It runs the command in a background subshell that restores INT and QUIT where the
+# shell can (a shell starts background commands with them ignored) and catches the stop signal
+# itself, so that it survives it while its children get it; the subshell runs the command as
+# `sh -c` would (`set --` then the command, by eval). On TERM the main shell sends the stop
+# signal to its process group (launchd makes each job a group of its own; without one, to its
+# child), then waits for the command to end, so that ExitTimeOut runs from the stop.
 _FORWARD = (
-    "trap '{ignore}kill -s {signal} -- -$$ 2>/dev/null || kill -s {signal} $!' TERM; "
-    '(trap - INT QUIT; exec "$@") & wait $!; status=$?; '
-    "while kill -0 $! 2>/dev/null; do wait $!; status=$?; done; exit $status"
+    "trap 'stopping=1; {ignore}kill -s {signal} -- -$$ 2>/dev/null || kill -s {signal} $!' "
+    "TERM; (trap - INT QUIT; {catch}"
+    'if [ $# -gt 1 ]; then set -a; . "$2"; set +a; fi; eval "set --\n$1") & '
+    'wait $!; status=$?; while [ "$stopping" ]; do stopping=; wait $!; status=$?; done; '
+    "exit $status"
 )
 
 
 @functools.cache
 def forward_stop_signal(signal: str) -> str:
     """The shell script that turns launchd's SIGTERM into `signal` for the command."""
-    ignore = "" if signal == "KILL" else f'trap "" {signal}; '
-    return _FORWARD.format(signal=signal, ignore=ignore)
+    if signal == "KILL":  # can be neither ignored nor caught: everything ends at once
+        return _FORWARD.format(signal=signal, ignore="", catch="")
+    return _FORWARD.format(signal=signal, ignore=f'trap "" {signal}; ', catch=f"trap : {signal}; ")
 
 
 def program_arguments(plan: Plan, process: Process, env_file: str | None) -> list[str]:
-    """[SHELL, -c, COMMAND] (never split), behind the env file and the stop-signal forwarder
-    when the type needs them."""
-    argv = main_argv(plan.shell, process.type.command, env_file)
-    if process.type.stop_signal == "TERM":
-        return argv
-    return [plan.shell, "-c", forward_stop_signal(process.type.stop_signal), plan.shell, *argv]
+    """[SHELL, -c, FORWARD, SHELL, COMMAND (never split), ENV_FILE if any]: the forwarder for
+    every stop signal, TERM too, since a shell that does not exec the command's last process
+    (dash never does) would take launchd's SIGTERM itself and leave the app running."""
+    forward = forward_stop_signal(process.type.stop_signal)
+    return [plan.shell, "-c", forward, plan.shell, process.type.command, *filter(None, [env_file])]
 
 
 def xml_comment_text(value: str) -> str:
@@ -87,18 +92,21 @@ def launchd_job(plan: Plan, process: Process, number: int, env_file: str | None)
     ptype = process.type
     label = f"{plan.app}-{ptype.name}-{number}"
     (instance,) = (i for i in process.instances if i.number == number)
-    env = {var.name: (var.value, f"{var.name} (from {var.origin})") for var in process.inline_env}
-    env |= {var.name: (var.value, var.name) for var in instance.env}
+    env = {
+        var.name: (var.value, f"the value of {var.name} ({var.origin})")
+        for var in process.inline_env
+    }
+    env |= {var.name: (var.value, f"the value of {var.name}") for var in instance.env}
     job: dict[str, object] = {
         "Label": label,
         "ProgramArguments": [
-            launchd_string(arg, f"the command of {ptype.name}")
+            launchd_string(arg, f"the command of {ptype.name} {ptype.command!r}")
             for arg in program_arguments(plan, process, env_file)
         ],
         "EnvironmentVariables": {
             name: launchd_string(value, what) for name, (value, what) in env.items()
         },
-        "WorkingDirectory": launchd_string(plan.root, "the root directory"),
+        "WorkingDirectory": launchd_string(plan.root, f"the root directory {plan.root!r}"),
         "KeepAlive": True,
         "RunAtLoad": True,
         "ExitTimeOut": ptype.timeout,
@@ -108,7 +116,7 @@ def launchd_job(plan: Plan, process: Process, number: int, env_file: str | None)
     if ptype.group is not None:
         job["GroupName"] = ptype.group
     if plan.log is not None:
-        log = launchd_string(f"{plan.log}/{label}.log", "the log path")
+        log = launchd_string(f"{plan.log}/{label}.log", f"the log directory {plan.log!r}")
         job["StandardOutPath"] = job["StandardErrorPath"] = log
     return job
 
@@ -118,7 +126,7 @@ def render_launchd(plan: Plan, context: RenderContext) -> Rendering:
     for process in plan.processes:
         env_file = context.env_file_path(process)
         if env_file is not None:
-            launchd_string(env_file, "the env file path")
+            launchd_string(env_file, f"the env file path {env_file!r}")
         for instance in process.instances:
             job = launchd_job(plan, process, instance.number, env_file)
             files[f"{job['Label']}.plist"] = File(launchd_plist(job, plan.procfile))
