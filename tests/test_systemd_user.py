@@ -91,38 +91,30 @@ def test_env_files_are_shared_with_the_system_format(procexport, tmp_path):
     assert "SECRET" not in files["shop-web@.service"]
 
 
+REFUSED = (
+    "systemd-user units run as the user whose manager (systemctl --user) loads them and "
+    "cannot switch to another account; remove the setting or use the systemd format"
+)
 ACCOUNT_CASES = [
-    (
-        "option-user",
-        None,
-        ["-u", "bob"],
-        "--user 'bob': systemd-user units run as the user whose `systemctl --user` manager "
-        "loads them and cannot switch to another account; remove the setting or use the "
-        "systemd format",
-    ),
-    (
-        "file-user",
-        {"app": "shop", "user": "bob"},
-        [],
-        "formation.toml:2: user 'bob': systemd-user units run as the user whose "
-        "`systemctl --user` manager loads them and cannot switch to another account; remove "
-        "the setting or use the systemd format",
-    ),
+    ("option-user", None, ["-u", "bob"], f"--user 'bob': {REFUSED}"),
+    ("file-user", {"app": "shop", "user": "bob"}, [], f"formation.toml:2: user 'bob': {REFUSED}"),
     (
         "file-group",
         {"app": "shop", "group": "staff"},
         [],
-        "formation.toml:2: group 'staff': systemd-user units run as the user whose "
-        "`systemctl --user` manager loads them and cannot switch to another account; remove "
-        "the setting or use the systemd format",
+        f"formation.toml:2: group 'staff': {REFUSED}",
     ),
     (
         "process-user",
         {"app": "shop", "process": {"web": {"user": "www"}}},
         [],
-        "formation.toml:4: process.web.user 'www': systemd-user units run as the user whose "
-        "`systemctl --user` manager loads them and cannot switch to another account; remove "
-        "the setting or use the systemd format",
+        f"formation.toml:4: process.web.user 'www': {REFUSED}",
+    ),
+    (
+        "process-group",
+        {"app": "shop", "process": {"web": {"group": "www"}}},
+        [],
+        f"formation.toml:4: process.web.group 'www': {REFUSED}",
     ),
 ]
 

@@ -108,7 +108,7 @@ def refuse_accounts(plan: Plan) -> None:
             if setting is not None:
                 raise ExportError(
                     f"{setting.key} {value!r}: systemd-user units run as the user whose "
-                    "`systemctl --user` manager loads them and cannot switch to another "
+                    "manager (systemctl --user) loads them and cannot switch to another "
                     "account; remove the setting or use the systemd format",
                     setting.file,
                     setting.line,
