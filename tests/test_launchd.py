@@ -224,6 +224,19 @@ def test_launchds_sigterm_becomes_the_stop_signal_for_the_app(
         os.kill(waiting["pid"], 0)
 
 
+def test_a_kill_stop_signal_ends_the_whole_job_at_once(procexport, tmp_path):
+    app = write_app(
+        tmp_path / "shop",
+        f"worker: cd / && {PROBE_COMMAND} --wait\n",
+        {"app": "shop", "stop_signal": "KILL"},
+    )
+    job = load(export(procexport, app, tmp_path / "out")["shop-worker-1.plist"])
+    status, records = stop_like_launchd(job, tmp_path / "probe.jsonl")
+    assert status == -signal.SIGKILL
+    waiting = next(r for r in records if "--wait" in r.get("argv", ()))
+    wait_for(lambda: not os.path.exists(f"/proc/{waiting['pid']}"), "the app to end", 10)
+
+
 def test_a_job_with_another_stop_signal_runs_the_command_as_sh_c_does(procexport, tmp_path):
     app, root = nasty_app(tmp_path)
     (app / "formation.toml").write_text(

@@ -34,16 +34,16 @@ def launchd_string(value: str, what: str) -> str:
 
 
 # launchd stops a job with SIGTERM to its main process, and knows no other stop signal. The
-# main process is this shell ($1 = the command, $2 = the env file,
-# if any). It runs the command in a background subshell that restores INT and QUIT where the
-# shell can (a shell starts background commands with them ignored) and catches the stop signal
-# itself, so that it survives it while its children get it; the subshell runs the command as
-# `sh -c` would (`set --` then the command, by eval). On TERM the main shell sends the stop
-# signal to its process group (launchd makes each job a group of its own; without one, to its
-# child), then waits for the command to end, so that ExitTimeOut runs from the stop.
+# main process is this shell ($1 = the command, $2 = the env file, if any). It runs the command
+# in a background subshell that restores INT and QUIT where the shell can (a shell starts
+# background commands with them ignored) and catches the stop signal itself, so that it
+# survives it while its children get it; the subshell runs the command as `sh -c` would
+# (`set --` then the command, by eval). On TERM the main shell sends the stop signal to its
+# process group (launchd runs each job in a session of its own, setsid(2) in launchd.plist(5);
+# -$$ names only a group that $$ leads), then waits for the command to end, so that ExitTimeOut
+# runs from the stop.
 _FORWARD = (
-    "trap 'stopping=1; {ignore}kill -s {signal} -- -$$ 2>/dev/null || kill -s {signal} $!' "
-    "TERM; (trap - INT QUIT; {catch}"
+    "trap 'stopping=1; {ignore}kill -s {signal} -- -$$' TERM; (trap - INT QUIT; {catch}"
     'if [ $# -gt 1 ]; then set -a; . "$2"; set +a; fi; eval "set --\n$1") & '
     'wait $!; status=$?; while [ "$stopping" ]; do stopping=; wait $!; status=$?; done; '
     "exit $status"
