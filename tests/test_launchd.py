@@ -410,11 +410,44 @@ def one_process_plan(command: str, value: str, root: str, procfile: str, log: st
     return Plan("app", procfile, root, "/bin/sh", log, "inline", (process,))
 
 
+# Pieces that XML writers and readers trip over, mixed with any character at all.
+XML_TRAPS = ["]]>", "<![CDATA[", "<!--", "-->", "--", "&amp;", "&#13;", "<", ">", "&", '"', "'"]
+WHITE_AND_CONTROL = [" ", "\t", "\n", "\r", "\r\n", "\x00", "\x0b", "\x7f", "\x85", "\u2028"]
+ODD_CODE_POINTS = ["\ud800", "\udcff", "\ufffe", "\uffff", "\ufeff", "\U0001f600", "$", "%", "\\"]
+HOSTILE = st.lists(
+    st.sampled_from([*XML_TRAPS, *WHITE_AND_CONTROL, *ODD_CODE_POINTS]) | st.characters(),
+).map("".join)
+
+# The same, keeping only what XML 1.0 carries: every such input must come back exactly.
+CARRIED = (
+    st.lists(
+        st.sampled_from([*XML_TRAPS, *WHITE_AND_CONTROL, *ODD_CODE_POINTS]) | st.characters(),
+    )
+    .map("".join)
+    .map(lambda s: "".join(_XML_CHAR.findall(s)))
+)
+
+
 @given(
-    command=st.text(min_size=1),
-    value=st.text(),
-    root=st.text(min_size=1).map(lambda s: "/" + s),
-    procfile=st.text(min_size=1),
+    command=CARRIED.filter(bool),
+    value=CARRIED,
+    root=CARRIED.map(lambda s: "/" + s),
+    procfile=HOSTILE.filter(bool),
+)
+def test_every_value_xml_can_carry_comes_back_from_plistlib_exactly(command, value, root, procfile):
+    plan = one_process_plan(command, value, root, procfile, "/var/log/" + value[:5])
+    job = load(render_launchd(plan, RenderContext(None, None))["app-web-1.plist"].text)
+    assert job["ProgramArguments"][-1] == command
+    assert job["EnvironmentVariables"] == {"VALUE": value, "PORT": "5000", "PS": "web.1"}
+    assert job["WorkingDirectory"] == root
+    assert job["StandardOutPath"] == f"/var/log/{value[:5]}/app-web-1.log"
+
+
+@given(
+    command=HOSTILE.filter(bool),
+    value=HOSTILE,
+    root=HOSTILE.map(lambda s: "/" + s),
+    procfile=HOSTILE.filter(bool),
 )
 def test_every_value_survives_plistlib_exactly_or_is_refused(command, value, root, procfile):
     plan = one_process_plan(command, value, root, procfile, "/var/log/" + value[:5])
