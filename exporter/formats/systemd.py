@@ -69,8 +69,10 @@ def render_systemd(plan: Plan, context: RenderContext, user_manager: bool = Fals
         refuse_accounts(plan)
 
     def add(path: str, template: str, **values: object) -> None:
-        template_ = context.templates.get_template(template)
-        files[path] = File(template_.render(plan=plan, user_manager=user_manager, **values))
+        text = context.templates.get_template(template).render(
+            plan=plan, user_manager=user_manager, **values
+        )
+        files[path] = File(text)
 
     add(f"{plan.app}.target", "app.target.j2")
     for process in plan.processes:
