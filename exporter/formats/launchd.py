@@ -13,7 +13,7 @@ import re
 from exporter.errors import ExportError
 from exporter.formats import File, Format, RenderContext, Rendering, secrets_header
 from exporter.formats.shell import sh_env_file, shell_quote
-from exporter.plan import Plan, Process
+from exporter.plan import Instance, Plan, Process
 
 # Characters XML 1.0 has (its Char production) minus CR: a parser turns CR and CRLF into LF,
 # and plistlib's writer does the same before that.
@@ -87,11 +87,10 @@ def launchd_plist(job: dict[str, object], procfile: str) -> str:
     return f"{declaration}\n{comment}\n{rest}"
 
 
-def launchd_job(plan: Plan, process: Process, number: int, env_file: str | None) -> dict:
+def launchd_job(plan: Plan, process: Process, instance: Instance, env_file: str | None) -> dict:
     """One instance's job, every string checked."""
     ptype = process.type
-    label = f"{plan.app}-{ptype.name}-{number}"
-    (instance,) = (i for i in process.instances if i.number == number)
+    label = f"{plan.app}-{ptype.name}-{instance.number}"
     env = {
         var.name: (var.value, f"the value of {var.name} ({var.origin})")
         for var in process.inline_env
@@ -128,7 +127,7 @@ def render_launchd(plan: Plan, context: RenderContext) -> Rendering:
         if env_file is not None:
             launchd_string(env_file, f"the env file path {env_file!r}")
         for instance in process.instances:
-            job = launchd_job(plan, process, instance.number, env_file)
+            job = launchd_job(plan, process, instance, env_file)
             files[f"{job['Label']}.plist"] = File(launchd_plist(job, plan.procfile))
     for name, process in plan.env_files.items():  # sourced by the job's shell, as its user
         ptype = process.type
@@ -146,10 +145,11 @@ def launchd_domain(path: str) -> str:
 
 
 def launchd_next_steps(
-    app: str, changed: list[str], removed: list[str], created: list[str] = ()
+    app: str, changed: list[str], removed: list[str], created: list[str] | None = None
 ) -> list[str]:
     """Paths are absolute here: `bootout` what was removed or changed (launchd does not reread
     a loaded job's file), then `bootstrap` every new or changed file."""
+    created = created or []
     jobs = [path for path in [*changed, *removed, *created] if path.endswith(".plist")]
     leave = sorted(path for path in jobs if path not in created)
     start = sorted(path for path in jobs if path not in removed)
