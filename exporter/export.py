@@ -91,7 +91,17 @@ def run_export(
             if c.owner is not None
         ]
         steps += log_steps
-        steps += fmt.next_steps(plan.app, changed, removed)
+        if fmt.absolute_paths_in_steps:
+            created = [c.path for c in sync.changes if c.action is Action.CREATE]
+            where = location.absolute()
+            steps += fmt.next_steps(
+                plan.app,
+                [str(where / path) for path in changed],
+                [str(where / path) for path in removed],
+                [str(where / path) for path in created],
+            )
+        else:
+            steps += fmt.next_steps(plan.app, changed, removed)
         sys.stderr.write(summary(sync, steps))
     return 0
 
@@ -127,8 +137,7 @@ def run_uninstall(
     if not manifest.is_file():
         shown = manifest if manifest_path is not None else default_name
         raise ExportError(
-            f"nothing to uninstall: no manifest {shown} for app {app!r} and format "
-            f"{format_name!r}",
+            f"nothing to uninstall: no manifest {shown} for app {app!r} and format {format_name!r}",
             str(location),
         )
     sync = plan_sync(location, {}, manifest, force)
@@ -143,6 +152,9 @@ def run_uninstall(
         from exporter.report import summary
 
         removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
-        steps = get_format(format_name).uninstall_steps(app, removed)
+        fmt = get_format(format_name)
+        if fmt.absolute_paths_in_steps:
+            removed = [str(location.absolute() / path) for path in removed]
+        steps = fmt.uninstall_steps(app, removed)
         sys.stderr.write(summary(sync, steps, always=True))
     return 0

@@ -60,6 +60,14 @@ class EnvVar(NamedTuple):
     secret: bool = False  # came from a .env file: treat as a credential
 
 
+class Setting(NamedTuple):
+    """Where an explicit setting was made: for a format that cannot carry it."""
+
+    key: str  # as the user wrote it: "--user", "user", "process.web.group"
+    file: str | None = None
+    line: int | None = None
+
+
 class ProcessType(NamedTuple):
     name: str
     command: str
@@ -74,6 +82,8 @@ class ProcessType(NamedTuple):
     restart_delay: int = DEFAULTS["restart_delay"]  # seconds from a crash to the restart
     login: bool = False  # run as `SHELL -l -c COMMAND`: the login profile sets PATH first
     line: int = 0  # where the Procfile defines it
+    user_setting: Setting | None = None  # where the user was set; None: the default (app)
+    group_setting: Setting | None = None  # where the group was set
 
 
 class Kubernetes(NamedTuple):
@@ -199,11 +209,37 @@ def load_formation(options: Options, cwd: Path) -> Formation:
                 or DEFAULTS["restart_delay"],
                 login=_first_set(settings.get("login"), options.login, file.get("login"), False),
                 line=entry.line,
+                user_setting=_account_setting(
+                    "user", entry.name, settings, options.user, file, file_label, file_text
+                ),
+                group_setting=_account_setting(
+                    "group", entry.name, settings, options.group, file, file_label, file_text
+                ),
             )
         )
     log = _absolute(options.log, cwd) or _absolute(file.get("log"), file_dir)
     kubernetes = _kubernetes(options, file, root_given=bool(options.root or file.get("root")))
     return Formation(app, procfile_label, root, shell, log, env_mode, tuple(types), kubernetes)
+
+
+def _account_setting(
+    what: str,
+    type_name: str,
+    settings: dict[str, Any],
+    option: str | None,
+    file: dict[str, Any],
+    file_label: str | None,
+    file_text: str,
+) -> Setting | None:
+    """Where the user or group of a type was set, by the same precedence as its value."""
+    if settings.get(what):
+        key = ("process", type_name, what)
+        return Setting(".".join(key), file_label, key_line(file_text, key))
+    if option:
+        return Setting(f"--{what}")
+    if file.get(what):
+        return Setting(what, file_label, key_line(file_text, (what,)))
+    return None
 
 
 def _kubernetes(options: Options, file: dict[str, Any], root_given: bool) -> Kubernetes:

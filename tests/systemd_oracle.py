@@ -29,14 +29,18 @@ def available() -> bool:
     return os.path.exists(SYSTEMD) and shutil.which("setpriv") is not None
 
 
-def load_units(files: dict[str, str], start: str) -> tuple[dict[str, LoadedUnit], list[str]]:
+def load_units(
+    files: dict[str, str], start: str, user: bool = False
+) -> tuple[dict[str, LoadedUnit], list[str]]:
     """Let systemd load `start` from a directory holding `files`: the units it parsed, and the
     lines of its log that speak of those files (warnings about our own output).
 
     systemd --test refuses to run as root and must read the directory as the unprivileged
-    user, so the files go into a world-readable directory of their own.
+    user, so the files go into a world-readable directory of their own. With `user`, a user
+    manager (`--user`) loads them: it wants a HOME and an XDG_RUNTIME_DIR of its own user.
     """
     unit_dir = Path(tempfile.mkdtemp(prefix="procexport-systemd-"))
+    user_dirs = Path(tempfile.mkdtemp(prefix="procexport-systemd-user-")) if user else None
     try:
         unit_dir.chmod(0o755)
         for relative, text in files.items():
@@ -45,7 +49,8 @@ def load_units(files: dict[str, str], start: str) -> tuple[dict[str, LoadedUnit]
             path.parent.chmod(0o755)
             path.write_text(text, encoding="utf-8")
             path.chmod(0o644)
-        command = [SYSTEMD, "--test", "--system", f"--unit={start}", "--no-pager"]
+        mode = "--user" if user else "--system"
+        command = [SYSTEMD, "--test", mode, f"--unit={start}", "--no-pager"]
         if os.geteuid() == 0:
             command = [
                 "setpriv",
@@ -60,6 +65,8 @@ def load_units(files: dict[str, str], start: str) -> tuple[dict[str, LoadedUnit]
             "SYSTEMD_UNIT_PATH": f"{unit_dir}:",
             "SYSTEMD_LOG_LEVEL": "warning",
         }
+        if user_dirs is not None:
+            environment |= _user_manager_dirs(user_dirs)
         # Bytes, not text: universal newlines would turn a CR inside a value into a line break.
         result = subprocess.run(
             command, env=environment, capture_output=True, timeout=60, check=False
@@ -72,6 +79,19 @@ def load_units(files: dict[str, str], start: str) -> tuple[dict[str, LoadedUnit]
         return units, ours
     finally:
         shutil.rmtree(unit_dir)
+        if user_dirs is not None:
+            shutil.rmtree(user_dirs)
+
+
+def _user_manager_dirs(base: Path) -> dict[str, str]:
+    """HOME and XDG_RUNTIME_DIR for a user manager, owned by the user that runs it."""
+    base.chmod(0o755)
+    dirs = {"HOME": base / "home", "XDG_RUNTIME_DIR": base / "run"}
+    for path in dirs.values():
+        path.mkdir(mode=0o700)
+        if os.geteuid() == 0:
+            os.chown(path, NOBODY, NOBODY)
+    return {name: str(path) for name, path in dirs.items()}
 
 
 def parse_dump(text: str) -> dict[str, LoadedUnit]:

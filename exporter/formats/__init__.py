@@ -1,4 +1,4 @@
-"""The format registry: a format is one module here plus one folder under templates/."""
+"""The format registry: a format is one module here plus (usually) one folder under templates/."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ _MODULES = {
     "upstart": "exporter.formats.upstart",
     "supervisord": "exporter.formats.supervisord",
     "kubernetes": "exporter.formats.kubernetes",
+    "systemd-user": "exporter.formats.systemd:USER_FORMAT",
+    "launchd": "exporter.formats.launchd",
 }
 FORMAT_NAMES = tuple(_MODULES)
 
@@ -31,7 +33,7 @@ class File(NamedTuple):
 class RenderContext(NamedTuple):
     """What a format needs besides the plan."""
 
-    templates: jinja2.Environment
+    templates: jinja2.Environment | None  # None for a format without templates
     env_dir: str | None  # absolute LOCATION, where env files go; None when previewing
 
     def env_file_path(self, process: Process) -> str | None:
@@ -59,10 +61,17 @@ class Format(NamedTuple):
     uninstall_steps: Callable[[str, list[str]], list[str]] = lambda app, removed: []
     # -l DIR is where the processes' logs go: procexport creates it when writing
     uses_log_dir: bool = True
+    # templates/<folder>/ to render with: "" for the format's own name, None for a format that
+    # writes its files without templates (launchd: plistlib)
+    template_folder: str | None = ""
+    # next_steps gets absolute paths, and the created ones as a fourth argument (launchd
+    # loads each file by its path)
+    absolute_paths_in_steps: bool = False
 
 
 def get_format(name: str) -> Format:
-    return importlib.import_module(_MODULES[name]).FORMAT
+    module, _, attribute = _MODULES[name].partition(":")
+    return getattr(importlib.import_module(module), attribute or "FORMAT")
 
 
 def render(
@@ -74,10 +83,7 @@ def render(
 ) -> Rendering:
     """Every file the format needs for the plan, by path relative to LOCATION (the path
     the configuration names, as installed)."""
-    import jinja2
-
     from exporter.errors import ExportError
-    from exporter.templating import template_environment
 
     fmt = get_format(name)
     if location is None and plan.env_files and fmt.uses_env_files:
@@ -85,8 +91,17 @@ def render(
             "--env-mode file needs a LOCATION: the configuration names its env file by "
             "absolute path"
         )
-    templates = template_environment(name, fmt.filters, template_dir, bytecode_cache)
     env_dir = os.path.abspath(location) if location is not None else None
+    if fmt.template_folder is None:
+        return fmt.render(plan, RenderContext(None, env_dir))
+
+    import jinja2
+
+    from exporter.templating import template_environment
+
+    templates = template_environment(
+        fmt.template_folder or name, fmt.filters, template_dir, bytecode_cache
+    )
     try:
         return fmt.render(plan, RenderContext(templates, env_dir))
     except jinja2.TemplateSyntaxError as exc:

@@ -1,4 +1,8 @@
-"""systemd: APP.target -> APP-T.target -> APP-T@.service, a drop-in per instance."""
+"""systemd: APP.target -> APP-T.target -> APP-T@.service, a drop-in per instance.
+
+systemd-user is the same layout for a user's own manager (`systemctl --user`): one render with
+a `user_manager` flag, the same templates.
+"""
 
 from __future__ import annotations
 
@@ -59,11 +63,15 @@ def systemd_env_file_line(var: EnvVar) -> str:
     return f'{var.name}="{var.value.translate(_ENV_FILE_QUOTED)}"\n'
 
 
-def render_systemd(plan: Plan, context: RenderContext) -> Rendering:
+def render_systemd(plan: Plan, context: RenderContext, user_manager: bool = False) -> Rendering:
     files: Rendering = {}
+    if user_manager:
+        refuse_accounts(plan)
 
     def add(path: str, template: str, **values: object) -> None:
-        text = context.templates.get_template(template).render(plan=plan, **values)
+        text = context.templates.get_template(template).render(
+            plan=plan, user_manager=user_manager, **values
+        )
         files[path] = File(text)
 
     add(f"{plan.app}.target", "app.target.j2")
@@ -89,7 +97,7 @@ def render_systemd(plan: Plan, context: RenderContext) -> Rendering:
                 process=process,
                 instance=instance,
             )
-    for name, process in plan.env_files.items():  # read by systemd itself, as root
+    for name, process in plan.env_files.items():  # read by the manager itself
         lines = "".join(systemd_env_file_line(var) for var in process.secret_env)
         files[name] = File(secrets_header(plan.procfile) + lines, mode=0o600)
     return files
@@ -112,14 +120,36 @@ def render_systemd_release(plan: Plan, context: RenderContext) -> tuple[str, Fil
     return f"{plan.app}-release.service", File(text)
 
 
-def systemd_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
+def refuse_accounts(plan: Plan) -> None:
+    """A user manager runs every unit as its own user: an explicit user or group is an error."""
+    for process in plan.processes:
+        for setting, value in (
+            (process.type.user_setting, process.type.user),
+            (process.type.group_setting, process.type.group),
+        ):
+            if setting is not None:
+                raise ExportError(
+                    f"{setting.key} {value!r}: systemd-user units run as the user whose "
+                    "manager (systemctl --user) loads them and cannot switch to another "
+                    "account; remove the setting or use the systemd format",
+                    setting.file,
+                    setting.line,
+                )
+
+
+def systemd_next_steps(
+    app: str, changed: list[str], removed: list[str], user_manager: bool = False
+) -> list[str]:
+    systemctl = "systemctl --user" if user_manager else "systemctl"
     stop = [path.removesuffix(".d/instance.conf") for path in removed if path.endswith(".conf")]
     stop += [path for path in removed if path.endswith(".target")]
     stop += [path for path in removed if path == f"{app}-release.service"]
-    steps = [f"systemctl stop {' '.join(sorted(set(stop)))}"] if stop else []
-    steps += ["systemctl daemon-reload", f"systemctl enable --now {app}.target"]
+    steps = [f"{systemctl} stop {' '.join(sorted(set(stop)))}"] if stop else []
+    steps += [f"{systemctl} daemon-reload", f"{systemctl} enable --now {app}.target"]
     if changed:
-        steps.append(f"systemctl restart {app}.target")
+        steps.append(f"{systemctl} restart {app}.target")
+    if user_manager:
+        steps.append('loginctl enable-linger "$USER"  # or they stop when you log out')
     return steps
 
 
@@ -138,21 +168,30 @@ def systemd_package_steps(app: str, location: str) -> list[str]:
     ]
 
 
-def systemd_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+def systemd_uninstall_steps(app: str, removed: list[str], user_manager: bool = False) -> list[str]:
     """systemd keeps a removed unit loaded until daemon-reload: stop it, drop the
-    multi-user.target.wants link, then forget it."""
-    return [f"systemctl disable --now {app}.target", "systemctl daemon-reload"]
+    multi-user.target.wants (or default.target.wants) link, then forget it."""
+    systemctl = "systemctl --user" if user_manager else "systemctl"
+    return [f"{systemctl} disable --now {app}.target", f"{systemctl} daemon-reload"]
 
 
-FORMAT = Format(
-    name="systemd",
-    filters={
-        "systemd_exec_arg": systemd_exec_arg,
-        "systemd_environment": systemd_environment,
-        "systemd_path": systemd_path,
-    },
-    render=render_systemd,
-    uninstall_steps=systemd_uninstall_steps,
-    next_steps=systemd_next_steps,
-    package_steps=systemd_package_steps,
-)
+def systemd_format(name: str, user_manager: bool) -> Format:
+    """The system manager's format, or (user_manager) the same for `systemctl --user`."""
+    return Format(
+        name=name,
+        filters={
+            "systemd_exec_arg": systemd_exec_arg,
+            "systemd_environment": systemd_environment,
+            "systemd_path": systemd_path,
+        },
+        render=functools.partial(render_systemd, user_manager=user_manager),
+        next_steps=functools.partial(systemd_next_steps, user_manager=user_manager),
+        uninstall_steps=functools.partial(systemd_uninstall_steps, user_manager=user_manager),
+        # a package installs system units; a user manager's units have no maintainer scripts
+        package_steps=None if user_manager else systemd_package_steps,
+        template_folder="systemd",
+    )
+
+
+FORMAT = systemd_format("systemd", user_manager=False)
+USER_FORMAT = systemd_format("systemd-user", user_manager=True)
