@@ -18,7 +18,7 @@ from typing import NamedTuple
 from exporter.errors import ExportError
 from exporter.formats import Rendering
 from exporter.private_view import shown_text
-from exporter.secret_digest import manifest_digest, save_new_key
+from exporter.secret_digest import keyed_digest, manifest_digest, save_new_key
 
 _TEMPORARY = itertools.count()
 
@@ -74,6 +74,8 @@ def plan_sync(location: Path, rendering: Rendering, manifest: str, force: bool) 
     if location.exists() and not location.is_dir():
         raise ExportError("is not a directory", str(location))
     recorded = _read_manifest(location / manifest, force)
+    if any(file.private for file in rendering.values()):
+        keyed_digest(location, b"")  # a key that cannot be used is refused before any write
     changes: list[Change] = []
     for relative, file in rendering.items():
         _check_relative(relative)

@@ -24,7 +24,6 @@ def export_fixture(app: str, format_name: str, location: Path) -> None:
     """Export a fixture app from its own directory, as a user would."""
     from exporter.export import run_export
     from exporter.formation import Options
-
     from exporter.secret_digest import KEY_VARIABLE
 
     previous = Path.cwd(), os.environ.get(KEY_VARIABLE)
