@@ -420,3 +420,32 @@ def test_the_env_file_reader_finds_every_key_and_no_piece_of_a_value(writer):
     assert list(entries) == list(values)
     changed = env_file_entries(writer([*env[:-1], EnvVar("Q", "a'c", ".env:1", True)]))
     assert [k for k in entries if entries[k] != changed[k]] == ["Q"]
+
+
+def test_a_key_file_without_a_usable_key_is_refused(procexport, tmp_path):
+    app = make_app(tmp_path / "app", FIRST)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / KEY_FILE).write_text("# only a comment\nshort\n")
+    (out / KEY_FILE).chmod(0o600)
+    result = run(procexport, "kubernetes", app, str(out))
+    assert result.stderr == (
+        f"procexport: error: {out / KEY_FILE}: is not a key procexport can use: remove it to "
+        "make a new one\n"
+    )
+    assert [p.name for p in out.iterdir()] == [KEY_FILE]
+
+
+def test_readme_lists_the_key_errors():
+    from conftest import REPO
+    from test_errors import _stable_part
+
+    readme = (REPO / "README.md").read_text()
+    for message in (
+        f"{KEY_VARIABLE} is too short: use at least 32 random characters (openssl rand -hex 32)",
+        "others may read or change this key, so it protects nothing: chmod 600 it, or remove it "
+        "to make a new one",
+        "is not a regular file (a link?); refusing to read a key from it",
+        "is not a key procexport can use: remove it to make a new one",
+    ):
+        assert _stable_part(message) in readme, message
