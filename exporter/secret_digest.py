@@ -10,8 +10,9 @@ that a re-export is byte-identical. The key file is never in a manifest, so neve
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import hmac
+import itertools
 import os
 import stat
 from pathlib import Path
@@ -37,6 +38,8 @@ def keyed_digest(location: Path | str | None, data: bytes) -> str | None:
     key = _key(location)
     if key is None:
         return None
+    import hmac
+
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
@@ -58,14 +61,24 @@ def save_new_key(location: Path | str) -> None:
     if key is None:
         return
     path = os.path.join(location, KEY_FILE)
-    temporary = f"{path}-tmp-{os.getpid()}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    handle = os.open(temporary, flags, 0o600)
+    for attempt in itertools.count():
+        temporary = f"{path}-tmp-{os.getpid()}-{attempt}"
+        try:
+            handle = os.open(temporary, flags, 0o600)
+            break
+        except FileExistsError:  # left by a crashed run that had the same pid
+            continue
     try:
         with os.fdopen(handle, "wb") as out:
             os.fchmod(out.fileno(), 0o600)
             out.write(_KEY_FILE_HEADER.encode("ascii") + key + b"\n")
-        os.link(temporary, path)  # fails if anything, a link included, is at `path`
+        try:
+            os.link(temporary, path)  # fails if anything, a link included, is at `path`
+        except FileExistsError:
+            raise FileExistsError(
+                errno.EEXIST, "another export made a key meanwhile; export again", path
+            ) from None
     finally:
         os.unlink(temporary)
 

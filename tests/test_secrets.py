@@ -109,6 +109,8 @@ def test_no_output_stream_and_no_world_readable_file_holds_a_secret(procexport, 
     assert printed["rewrite"].status == 0, printed["rewrite"].stderr
     (app / ".env").write_text(dotenv(SECOND) + "\n# a change of the file's text only\n")
     printed["unchanged"] = run(procexport, fmt, app, str(out), "--dry-run")
+    (app / ".env").write_text("")
+    printed["no secrets left"] = run(procexport, fmt, app, str(out), "--dry-run")
 
     streams = {f"{step} {stream}": getattr(result, stream) for step, result in printed.items()
                for stream in ("stdout", "stderr")}  # fmt: skip
@@ -124,6 +126,9 @@ def test_no_output_stream_and_no_world_readable_file_holds_a_secret(procexport, 
     assert "  changed DB_PASSWORD\n" in diff and "  added ADDED\n" in diff
     assert "  removed DROPPED\n" in diff and "API_TOKEN" not in diff
     assert "values not shown" in diff
+    assert printed["unchanged"].stdout == ""
+    removal = printed["no secrets left"].stdout
+    assert "deleted file mode 0600\nvalues not shown (the file is not world-readable)\n" in removal
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
