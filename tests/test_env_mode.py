@@ -7,6 +7,7 @@ import getpass
 import os
 import pwd
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from conftest import (
     INIT_FORMATS,
     NASTY_COMMANDS,
     NASTY_VALUES,
+    PROBE_COMMAND,
     dotenv_line,
     probe_records,
     read_tree,
@@ -101,7 +103,15 @@ def test_a_real_supervisord_sources_every_value_exactly(procexport, tmp_path):
     names = {f"app:app-{name}-1" for name in NASTY_COMMANDS}
     with Supervisor(out / "app.conf") as supervisor:
         supervisor.wait_for(names)
-        got = {name: probe_records(tmp_path / f"p-{name}.1") for name in NASTY_COMMANDS}
+        # RUNNING is not "has written every record" (`a; b; c` runs three probes): poll
+        deadline = time.monotonic() + 30
+        got = {}
+        for name, command in NASTY_COMMANDS.items():
+            while True:
+                got[name] = probe_records(tmp_path / f"p-{name}.1")
+                if len(got[name]) >= command.count(PROBE_COMMAND) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
         env = (
             BASE_ENVIRONMENT
