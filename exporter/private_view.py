@@ -35,9 +35,9 @@ def is_private_change(old_mode: int | None, new_mode: int | None) -> bool:
 
 def key_changes(old: bytes | None, new: bytes | None, reader: Reader | None) -> list[str]:
     """The lines of a private file's diff: which keys were added, changed or removed."""
-    lines = [f"{NOT_SHOWN}\n"]
     if old == new:
         return []
+    lines = [f"{NOT_SHOWN}\n"]
     old_entries = {} if old is None else _entries(reader, _text(old))
     new_entries = {} if new is None else _entries(reader, _text(new))
     if old_entries is None or new_entries is None:

@@ -454,3 +454,27 @@ def test_readme_lists_the_key_errors():
         "is not a key procexport can use: remove it to make a new one",
     ):
         assert _stable_part(message) in readme, message
+
+
+def test_a_private_diff_says_when_only_other_lines_changed_or_the_old_file_is_unreadable():
+    from exporter.private_view import key_changes
+
+    old = b"# header one\nA='zqx-1'\n"
+    assert key_changes(old, b"# header two\nA='zqx-1'\n", env_file_entries) == [
+        "values not shown (the file is not world-readable)\n",
+        "  no key changed; other lines did\n",
+    ]
+    edited_beyond_recognition = b"A='zqx-unclosed\nzqx-secret\n"
+    assert key_changes(edited_beyond_recognition, old, env_file_entries) == [
+        "values not shown (the file is not world-readable)\n"
+    ]
+    not_a_name = b"A=1\nzqx+secret/part=2\n"
+
+    def by_line(text: str) -> dict[str, str]:
+        return {line.partition("=")[0]: line for line in text.splitlines() if "=" in line}
+
+    assert key_changes(not_a_name, old, by_line) == [
+        "values not shown (the file is not world-readable)\n",
+        "  changed A\n",
+        "  removed (a key that is not a variable name)\n",
+    ]

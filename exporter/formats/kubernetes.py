@@ -74,9 +74,9 @@ def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
     kustomization["resources"] = list(files)
     files["kustomization.yaml"] = kustomization
     return {
-        path: File(_yaml(plan, manifest))
-        if manifest.get("kind") != "Secret"
-        else File(_yaml(plan, manifest), mode=0o600, entries=secret_entries)
+        path: File(_yaml(plan, manifest), mode=0o600, entries=secret_entries)
+        if manifest.get("kind") == "Secret"
+        else File(_yaml(plan, manifest))
         for path, manifest in files.items()
     }
 
