@@ -118,10 +118,11 @@ def test_a_real_supervisord_starts_every_instance_with_the_sh_c_argv_and_environ
     }
     with Supervisor(conf) as supervisor:
         supervisor.wait_for(names)
-        running = {
-            ps: probe_records(tmp_path / f"probe-{ps}.jsonl")
-            for ps in [f"{name}.1" for name in NASTY_COMMANDS] + ["quotes.2"]
-        }
+        instances = [(f"{name}.1", command) for name, command in NASTY_COMMANDS.items()]
+        instances.append(("quotes.2", NASTY_COMMANDS["quotes"]))
+        for ps, command in instances:  # RUNNING is not "has written every record": wait
+            wait_for_records(tmp_path / f"probe-{ps}.jsonl", command.count(PROBE_COMMAND))
+        running = {ps: probe_records(tmp_path / f"probe-{ps}.jsonl") for ps, _ in instances}
     reference_dir = tmp_path / "reference"
     reference_dir.mkdir()
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
