@@ -70,7 +70,7 @@ def run_export(
     if dry_run:
         from exporter.report import unified_diff
 
-        sys.stdout.write(unified_diff(sync, color))
+        sys.stdout.write(unified_diff(sync, color, rendering))
         return 1 if sync.pending else 0
     not_owned = apply_sync(sync)
     # a package build creates nothing outside DESTDIR

@@ -361,7 +361,7 @@ def _base_port(options: Options, file: dict[str, Any], dotenv: dict[str, EnvVar]
         var = dotenv["PORT"]
         if not re.fullmatch(r"[0-9]{1,5}", var.value) or not 1 <= int(var.value) <= 65535:
             file_name, _, line = var.origin.rpartition(":")
-            raise ExportError(f"PORT={var.value!r} is not a port number", file_name, int(line))
+            raise ExportError("PORT: not a port number (1-65535)", file_name, int(line))
         return int(var.value)
     return DEFAULTS["port"]
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from exporter.formats import Rendering
+from exporter.private_view import Reader, is_private_change, key_changes
 from exporter.sync import Action, Change, SyncPlan
 
 _COLORS = {"header": "\033[1m", "-": "\033[31m", "+": "\033[32m", "@": "\033[36m"}
 _RESET = "\033[0m"
 
 
-def unified_diff(plan: SyncPlan, color: bool = False) -> str:
-    """Every pending change as a git-style diff with a/ and b/ labels relative to LOCATION."""
-    return "".join(_change_diff(change, color) for change in plan.pending)
+def unified_diff(plan: SyncPlan, color: bool = False, files: Rendering | None = None) -> str:
+    """Every pending change as a git-style diff with a/ and b/ labels relative to LOCATION;
+    for a private file, the keys that changed (named by the rendered File's reader)."""
+    files = files or {}
+    return "".join(
+        _change_diff(change, color, files[change.path].entries if change.path in files else None)
+        for change in plan.pending
+    )
 
 
-def _change_diff(change: Change, color: bool) -> str:
+def _change_diff(change: Change, color: bool, reader: Reader | None = None) -> str:
     import difflib
 
     header = [f"diff --procexport a/{change.path} b/{change.path}\n"]
@@ -26,7 +33,9 @@ def _change_diff(change: Change, color: bool) -> str:
     old = (change.old_text or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
     new = (change.new_text or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
     body = []
-    if old != new:
+    if is_private_change(change.old_mode, change.new_mode):
+        body = key_changes(change.old_text, change.new_text, reader)
+    elif old != new:
         body = [
             line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
             for line in difflib.unified_diff(old, new, f"a/{change.path}", f"b/{change.path}")

@@ -8,7 +8,6 @@ removed without --force.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import stat
@@ -18,6 +17,8 @@ from typing import NamedTuple
 
 from exporter.errors import ExportError
 from exporter.formats import Rendering
+from exporter.private_view import shown_text
+from exporter.secret_digest import keyed_digest, manifest_digest, save_new_key
 
 _TEMPORARY = itertools.count()
 
@@ -60,8 +61,8 @@ class SyncPlan(NamedTuple):
 
 
 def preview(rendering: Rendering) -> str:
-    """Every file under a header line naming its path, content verbatim."""
-    return "".join(f"==> {path} <==\n{file.text}" for path, file in rendering.items())
+    """Every file under a header line naming its path, content verbatim (private: keys only)."""
+    return "".join(f"==> {path} <==\n{shown_text(file)}" for path, file in rendering.items())
 
 
 def manifest_name(app: str, format_name: str) -> str:
@@ -76,6 +77,8 @@ def plan_sync(location: Path, rendering: Rendering, manifest: Path | None, force
     if location.exists() and not location.is_dir():
         raise ExportError("is not a directory", str(location))
     recorded = _read_manifest(manifest, force) if manifest is not None else None
+    if any(file.private for file in rendering.values()):
+        keyed_digest(location, b"")  # a key that cannot be used is refused before any write
     changes: list[Change] = []
     for relative, file in rendering.items():
         _check_relative(relative)
@@ -125,8 +128,12 @@ def apply_sync(plan: SyncPlan) -> list[Change]:
                 if change.owner is not None and not _give(temporary, change.owner):
                     not_owned.append(change)
         if plan.manifest is not None:  # beside it: the rename must not cross file systems
+            manifest_text = _manifest_text(plan.changes, location)
+            save_new_key(location)  # the key of its keyed digests, when this export made it
             plan.manifest.parent.mkdir(parents=True, exist_ok=True)
-            manifest_temp = _stage(plan.manifest.parent, _manifest_text(plan.changes), 0o644)
+            manifest_temp = _stage(plan.manifest.parent, manifest_text, 0o644)
+        else:
+            save_new_key(location)
     except OSError as exc:
         for temporary, _ in staged:
             os.unlink(temporary)
@@ -248,7 +255,7 @@ def _refuse_unless_ours(
             f"refusing to {verb} a file procexport did not write (use --force to take it over)",
             path,
         )
-    if hashlib.sha256(text).hexdigest() != entry.sha256 or mode != entry.mode:
+    if manifest_digest(location, text, entry.mode) != entry.sha256 or mode != entry.mode:
         raise ExportError(
             f"refusing to {verb} a file that was edited since procexport wrote it "
             "(use --force to discard the edit)",
@@ -286,12 +293,12 @@ def _unreadable_manifest(path: Path, force: bool) -> dict[str, Recorded]:
     )
 
 
-def _manifest_text(changes: tuple[Change, ...]) -> bytes:
+def _manifest_text(changes: tuple[Change, ...], location: Path) -> bytes:
     """The manifest after the change: every file that will be there, with mode and hash."""
     import tomli_w
 
     written = {
-        c.path: Recorded(hashlib.sha256(c.new_text).hexdigest(), c.new_mode)
+        c.path: Recorded(manifest_digest(location, c.new_text, c.new_mode), c.new_mode)
         for c in changes
         if c.new_text is not None and c.new_mode is not None
     }

@@ -15,19 +15,28 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 APPS = ("shop", "awkward")
+# The keyed digests of secrets (manifest, kubernetes config-hash) need a key: a fixed one from
+# the environment, so the golden files are reproducible and hold no key file.
+FIXTURE_KEY = "golden-files-key-not-a-secret-0123456789abcdef"
 
 
 def export_fixture(app: str, format_name: str, location: Path) -> None:
     """Export a fixture app from its own directory, as a user would."""
     from exporter.export import run_export
     from exporter.formation import Options
+    from exporter.secret_digest import KEY_VARIABLE
 
-    previous = Path.cwd()
+    previous = Path.cwd(), os.environ.get(KEY_VARIABLE)
     os.chdir(FIXTURES / app)
+    os.environ[KEY_VARIABLE] = FIXTURE_KEY
     try:
         run_export(format_name, location, Options())
     finally:
-        os.chdir(previous)
+        os.chdir(previous[0])
+        if previous[1] is None:
+            del os.environ[KEY_VARIABLE]
+        else:
+            os.environ[KEY_VARIABLE] = previous[1]
 
 
 def expected_dir(app: str, format_name: str) -> Path:

@@ -56,12 +56,12 @@ def test_later_assignment_is_kept_in_order():
     [
         ("A=1\nnot an assignment\n", 2, "expected KEY=value"),
         ("export A\n", 1, "expected KEY=value"),
-        ("1A=x\n", 1, "invalid variable name '1A'"),
-        ("A-B=x\n", 1, "invalid variable name 'A-B'"),
-        ("=x\n", 1, "invalid variable name ''"),
-        ("A=1\nB='open\n", 2, "unterminated single quote"),
-        ('A=1\nB="open\nstill open\n', 2, "unterminated double quote"),
-        ("A='x' y\n", 1, "unexpected text after the closing quote"),
+        ("1A=x\n", 1, "invalid variable name: use letters"),
+        ("A-B=x\n", 1, "invalid variable name: use letters"),
+        ("=x\n", 1, "invalid variable name: use letters"),
+        ("A=1\nB='open\n", 2, "B: unterminated single quote"),
+        ('A=1\nB="open\nstill open\n', 2, "B: unterminated double quote"),
+        ("A='x' y\n", 1, "A: unexpected text after the closing quote"),
         ('A="x"y\n', 1, "unexpected text after the closing quote"),
     ],
 )

@@ -24,10 +24,23 @@ _MODULES = {
 FORMAT_NAMES = tuple(_MODULES)
 
 
+def is_private(mode: int) -> bool:
+    """A file others may not read holds secrets: procexport never prints its content, and
+    the manifest keeps only a keyed digest of it."""
+    return not mode & 0o004
+
+
 class File(NamedTuple):
     text: str
     mode: int = 0o644
     owner: tuple[str, str | None] | None = None  # (user, group) to give it to, when root
+    # a private file's reader: its text (as rendered or as found) -> {key: that entry's text},
+    # so that a preview or diff can name keys without values; None: show no keys
+    entries: Callable[[str], dict[str, str]] | None = None
+
+    @property
+    def private(self) -> bool:
+        return is_private(self.mode)
 
 
 class RenderContext(NamedTuple):

@@ -18,6 +18,7 @@ from exporter.errors import ExportError
 from exporter.formats import File, Format, RenderContext, Rendering
 from exporter.formats.shell import login_flag
 from exporter.plan import Plan, Process
+from exporter.secret_digest import keyed_digest
 
 # metadata.name of Deployments, ConfigMaps, Secrets (DNS-1123 subdomain; we keep to a label)
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -28,6 +29,8 @@ PORT_NAME = "port"
 HASH_ANNOTATION = "procexport/config-hash"
 # A finished release Job is kept a week (its logs stay readable), then garbage-collected.
 RELEASE_TTL_SECONDS = 7 * 24 * 3600
+# the annotation in a preview without LOCATION or PROCEXPORT_SECRET_KEY: no key to digest with
+HASH_NOT_SHOWN = "not shown: a keyed digest, computed when written to a LOCATION"
 
 
 def kubernetes_command_arg(value: str) -> str:
@@ -60,7 +63,9 @@ def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
         config = {var.name: var.value for var in process.type.env if not var.secret}
         if config:
             files[f"{name}-configmap.yaml"] = _config_map(plan, process, config)
-        files[f"{name}-deployment.yaml"] = _deployment(plan, process, config, secrets)
+        files[f"{name}-deployment.yaml"] = _deployment(
+            plan, process, config, secrets, context.env_dir
+        )
         if process.type.service:
             files[f"{name}-service.yaml"] = _service(plan, process)
     if plan.release is not None:
@@ -74,7 +79,9 @@ def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
     kustomization["resources"] = list(files)
     files["kustomization.yaml"] = kustomization
     return {
-        path: File(_yaml(plan, manifest), mode=0o600 if manifest.get("kind") == "Secret" else 0o644)
+        path: File(_yaml(plan, manifest), mode=0o600, entries=secret_entries)
+        if manifest.get("kind") == "Secret"
+        else File(_yaml(plan, manifest))
         for path, manifest in files.items()
     }
 
@@ -132,7 +139,11 @@ def _config_map(plan: Plan, process: Process, config: dict[str, str]) -> dict[st
 
 
 def _deployment(
-    plan: Plan, process: Process, config: dict[str, str], secrets: dict[str, str]
+    plan: Plan,
+    process: Process,
+    config: dict[str, str],
+    secrets: dict[str, str],
+    location: str | None,
 ) -> dict[str, Any]:
     ptype = process.type
     labels = _labels(plan, process)
@@ -167,9 +178,7 @@ def _deployment(
     if plan.kubernetes.version >= STOP_SIGNAL_SINCE:
         pod_spec["os"] = {"name": "linux"}  # stopSignal is only valid with an OS set
     pod_spec["containers"] = [container]
-    config_hash = hashlib.sha256(
-        json.dumps([config, secrets], sort_keys=True).encode("utf-8")
-    ).hexdigest()
+    config_hash = _config_hash(config, secrets, location)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -250,6 +259,30 @@ def _release_manifests(plan: Plan, secrets: dict[str, str]) -> dict[str, dict[st
         },
     }
     return files
+
+
+def _config_hash(config: dict[str, str], secrets: dict[str, str], location: str | None) -> str:
+    """Changes whenever the environment does, so that the pods roll. A Deployment is read by
+    more people than its Secret: over secrets, a keyed digest, never a plain hash to test
+    guesses against."""
+    payload = json.dumps([config, secrets], sort_keys=True).encode("utf-8")
+    if not secrets:
+        return hashlib.sha256(payload).hexdigest()
+    return keyed_digest(location, payload) or HASH_NOT_SHOWN
+
+
+def secret_entries(text: str) -> dict[str, str]:
+    """A Secret manifest's `data` by key, for a diff that names keys and never shows values;
+    ValueError when the text is not such a manifest."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)["data"]
+    except (yaml.YAMLError, TypeError, KeyError) as exc:
+        raise ValueError("not a Secret manifest") from exc
+    if not isinstance(data, dict):
+        raise ValueError("not a Secret manifest")
+    return {str(key): str(value) for key, value in data.items()}
 
 
 def _stop(plan: Plan, signal: str) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import os
 import re
 
 from exporter.errors import ExportError
-from exporter.formats import File, Format, RenderContext, Rendering, secrets_header
-from exporter.formats.shell import sh_env_file, shell_quote
+from exporter.formats import File, Format, RenderContext, Rendering
+from exporter.formats.shell import sh_env_files, shell_quote
 from exporter.plan import Instance, Plan, Process
 
 # Characters XML 1.0 has (its Char production) minus CR: a parser turns CR and CRLF into LF,
@@ -135,11 +135,11 @@ def render_launchd(plan: Plan, context: RenderContext) -> Rendering:
         for instance in process.instances:
             job = launchd_job(plan, process, instance, env_file, process in release)
             files[f"{job['Label']}.plist"] = File(launchd_plist(job, plan.procfile))
-    for name, process in plan.env_files.items():  # sourced by the job's shell, as its user
-        ptype = process.type
+    for name, file in sh_env_files(plan).items():  # sourced by the job's shell, as its user
+        ptype = plan.env_files[name].type
+        # without UserName a LaunchDaemon runs as root: the default user may not exist
         owner = (ptype.user, ptype.group) if ptype.user_setting is not None else None
-        text = sh_env_file(secrets_header(plan.procfile), process.secret_env)
-        files[name] = File(text, mode=0o600, owner=owner)
+        files[name] = file._replace(owner=owner)
     return files
 
 

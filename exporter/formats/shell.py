@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 
+from exporter.dotenv import ENV_NAME
 from exporter.formation import EnvVar
 from exporter.formats import File, Rendering, secrets_header
 from exporter.plan import Plan
@@ -40,6 +41,19 @@ def sh_env_file(header: str, env: Iterable[EnvVar]) -> str:
     return header + "".join(f"{var.name}={shlex.quote(var.value)}\n" for var in env)
 
 
+def env_file_entries(text: str) -> dict[str, str]:
+    """An env file's entries by name, for a diff that names keys and never shows values.
+    Split as a POSIX shell splits words, which also finds the entries of a systemd
+    EnvironmentFile= as procexport writes it. ValueError when it is not NAME=value lines."""
+    entries = {}
+    for word in shlex.split(text, comments=True):
+        name, equals, _ = word.partition("=")
+        if not equals or not ENV_NAME.fullmatch(name):
+            raise ValueError("not NAME=value lines")
+        entries[name] = word
+    return entries
+
+
 def sh_env_files(plan: Plan) -> Rendering:
     """--env-mode file: each env file, 0600, belonging to the account whose shell sources it."""
     return {
@@ -47,6 +61,7 @@ def sh_env_files(plan: Plan) -> Rendering:
             sh_env_file(secrets_header(plan.procfile), process.secret_env),
             mode=0o600,
             owner=(process.type.user, process.type.group),
+            entries=env_file_entries,
         )
         for name, process in plan.env_files.items()
     }

@@ -12,6 +12,7 @@ import re
 from exporter.errors import ExportError
 from exporter.formation import EnvVar
 from exporter.formats import File, Format, RenderContext, Rendering, secrets_header
+from exporter.formats.shell import env_file_entries
 from exporter.plan import Plan
 
 UNIT_NAME_MAX = 255
@@ -99,7 +100,9 @@ def render_systemd(plan: Plan, context: RenderContext, user_manager: bool = Fals
             )
     for name, process in plan.env_files.items():  # read by the manager itself
         lines = "".join(systemd_env_file_line(var) for var in process.secret_env)
-        files[name] = File(secrets_header(plan.procfile) + lines, mode=0o600)
+        files[name] = File(
+            secrets_header(plan.procfile) + lines, mode=0o600, entries=env_file_entries
+        )
     return files
 
 
