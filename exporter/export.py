@@ -62,7 +62,12 @@ def run_export(
         check_installed_paths(plan, fmt, target.staging, options)
     # a package build writes nothing outside DESTDIR, not even Jinja's bytecode cache
     rendering = render(
-        format_name, plan, template_dir, target.installed, bytecode_cache=target.staging is None
+        format_name,
+        plan,
+        template_dir,
+        target.installed,
+        bytecode_cache=target.staging is None,
+        key_dir=target.manifest.parent if target.manifest is not None else None,
     )
     check_manifest_is_not_written(target, rendering)
     written = without_owners(rendering) if target.staging is not None else rendering

@@ -77,8 +77,9 @@ def plan_sync(location: Path, rendering: Rendering, manifest: Path | None, force
     if location.exists() and not location.is_dir():
         raise ExportError("is not a directory", str(location))
     recorded = _read_manifest(manifest, force) if manifest is not None else None
-    if any(file.private for file in rendering.values()):
-        keyed_digest(location, b"")  # a key that cannot be used is refused before any write
+    # the key of the manifest's keyed digests lives beside the manifest; refused before any write
+    if manifest is not None and any(file.private for file in rendering.values()):
+        keyed_digest(manifest.parent, b"")
     changes: list[Change] = []
     for relative, file in rendering.items():
         _check_relative(relative)
@@ -94,7 +95,9 @@ def plan_sync(location: Path, rendering: Rendering, manifest: Path | None, force
             changes.append(Change(relative, Action.KEEP, old_text, new_text, old_mode, file.mode))
             continue
         if old_text != new_text and not force:
-            _refuse_unless_ours(location, relative, recorded, old_text, old_mode, "overwrite")
+            _refuse_unless_ours(
+                location, manifest, relative, recorded, old_text, old_mode, "overwrite"
+            )
         changes.append(
             Change(relative, Action.UPDATE, old_text, new_text, old_mode, file.mode, file.owner)
         )
@@ -104,7 +107,9 @@ def plan_sync(location: Path, rendering: Rendering, manifest: Path | None, force
             continue
         old_text, old_mode = current
         if not force:
-            _refuse_unless_ours(location, relative, recorded, old_text, old_mode, "remove")
+            _refuse_unless_ours(
+                location, manifest, relative, recorded, old_text, old_mode, "remove"
+            )
         changes.append(Change(relative, Action.REMOVE, old_text, None, old_mode, None))
     return SyncPlan(location, manifest, tuple(changes))
 
@@ -128,12 +133,10 @@ def apply_sync(plan: SyncPlan) -> list[Change]:
                 if change.owner is not None and not _give(temporary, change.owner):
                     not_owned.append(change)
         if plan.manifest is not None:  # beside it: the rename must not cross file systems
-            manifest_text = _manifest_text(plan.changes, location)
-            save_new_key(location)  # the key of its keyed digests, when this export made it
             plan.manifest.parent.mkdir(parents=True, exist_ok=True)
+            manifest_text = _manifest_text(plan.changes, plan.manifest.parent)
+            save_new_key(plan.manifest.parent)  # the key of its keyed digests, if made now
             manifest_temp = _stage(plan.manifest.parent, manifest_text, 0o644)
-        else:
-            save_new_key(location)
     except OSError as exc:
         for temporary, _ in staged:
             os.unlink(temporary)
@@ -236,6 +239,7 @@ def _current(location: Path, relative: str) -> tuple[bytes, int] | None:
 
 def _refuse_unless_ours(
     location: Path,
+    manifest: Path | None,
     relative: str,
     recorded: dict[str, Recorded] | None,
     text: bytes,
@@ -255,7 +259,8 @@ def _refuse_unless_ours(
             f"refusing to {verb} a file procexport did not write (use --force to take it over)",
             path,
         )
-    if manifest_digest(location, text, entry.mode) != entry.sha256 or mode != entry.mode:
+    key_dir = manifest.parent if manifest is not None else location
+    if manifest_digest(key_dir, text, entry.mode) != entry.sha256 or mode != entry.mode:
         raise ExportError(
             f"refusing to {verb} a file that was edited since procexport wrote it "
             "(use --force to discard the edit)",
@@ -293,12 +298,12 @@ def _unreadable_manifest(path: Path, force: bool) -> dict[str, Recorded]:
     )
 
 
-def _manifest_text(changes: tuple[Change, ...], location: Path) -> bytes:
+def _manifest_text(changes: tuple[Change, ...], key_dir: Path) -> bytes:
     """The manifest after the change: every file that will be there, with mode and hash."""
     import tomli_w
 
     written = {
-        c.path: Recorded(manifest_digest(location, c.new_text, c.new_mode), c.new_mode)
+        c.path: Recorded(manifest_digest(key_dir, c.new_text, c.new_mode), c.new_mode)
         for c in changes
         if c.new_text is not None and c.new_mode is not None
     }

@@ -220,7 +220,8 @@ def test_the_summary_is_for_the_maintainer_scripts(procexport, app, tmp_path, fm
     assert again.stderr.split("\n", 1)[1] == result.stderr.split("\n", 1)[1]
 
 
-def test_kubernetes_manifests_are_applied_after_install(procexport, tmp_path):
+def test_kubernetes_manifests_are_applied_after_install(procexport, tmp_path, monkeypatch):
+    monkeypatch.setenv("PROCEXPORT_SECRET_KEY", "k" * 32)
     app = write_app(tmp_path / "app", PROCFILE, {"kubernetes": {"image": "img:1"}}, "S=x\n")
     result = procexport(
         "kubernetes", "/usr/share/app/k8s", "--destdir", str(tmp_path / "s"), cwd=app
@@ -228,6 +229,23 @@ def test_kubernetes_manifests_are_applied_after_install(procexport, tmp_path):
     assert result.status == 0, result.stderr
     assert "kubectl apply -k /usr/share/app/k8s" in result.stderr
     assert "%attr(0600,root,root) /usr/share/app/k8s/app-secret.yaml" in result.stderr
+
+
+def test_kubernetes_secrets_without_a_place_for_the_key_are_refused_in_a_package_build(
+    procexport, tmp_path, monkeypatch
+):
+    """No key file may ship in the tree, and a fresh key per build would roll every pod."""
+    monkeypatch.delenv("PROCEXPORT_SECRET_KEY", raising=False)
+    app = write_app(tmp_path / "app", PROCFILE, {"kubernetes": {"image": "img:1"}}, "S=x\n")
+    stage = tmp_path / "s"
+    result = procexport("kubernetes", "/usr/share/app/k8s", "--destdir", str(stage), cwd=app)
+    assert (result.status, result.stdout) == (2, "")
+    assert result.stderr == (
+        "procexport: error: --destdir without --manifest has no place for the key of the "
+        "config-hash over secrets: set PROCEXPORT_SECRET_KEY (the same for every build) or give "
+        "--manifest PATH\n"
+    )
+    assert not stage.exists()
 
 
 def test_a_format_without_package_hints_gets_its_next_steps_after_install():

@@ -48,6 +48,9 @@ class RenderContext(NamedTuple):
 
     templates: jinja2.Environment | None  # None for a format without templates
     env_dir: str | None  # absolute LOCATION, where env files go; None when previewing
+    # where the private key of keyed digests lives (beside the manifest); None: only
+    # PROCEXPORT_SECRET_KEY (a preview, or --destdir without --manifest)
+    key_dir: str | None = None
 
     def env_file_path(self, process: Process) -> str | None:
         """The absolute path the configuration names for a process's env file, if it has one."""
@@ -93,6 +96,7 @@ def render(
     template_dir: Path | None = None,
     location: Path | None = None,
     bytecode_cache: bool = True,
+    key_dir: Path | None = None,
 ) -> Rendering:
     """Every file the format needs for the plan, by path relative to LOCATION (the path
     the configuration names, as installed)."""
@@ -105,8 +109,9 @@ def render(
             "absolute path"
         )
     env_dir = os.path.abspath(location) if location is not None else None
+    keys = os.path.abspath(key_dir) if key_dir is not None else None
     if fmt.template_folder is None:
-        return fmt.render(plan, RenderContext(None, env_dir))
+        return fmt.render(plan, RenderContext(None, env_dir, keys))
 
     import jinja2
 
@@ -116,7 +121,7 @@ def render(
         fmt.template_folder or name, fmt.filters, template_dir, bytecode_cache
     )
     try:
-        return fmt.render(plan, RenderContext(templates, env_dir))
+        return fmt.render(plan, RenderContext(templates, env_dir, keys))
     except jinja2.TemplateSyntaxError as exc:
         raise ExportError(f"template error: {exc.message}", exc.filename, exc.lineno) from None
     except jinja2.TemplateError as exc:  # an override that uses what the context lacks

@@ -18,7 +18,7 @@ from exporter.errors import ExportError
 from exporter.formats import File, Format, RenderContext, Rendering
 from exporter.formats.shell import login_flag
 from exporter.plan import Plan, Process
-from exporter.secret_digest import keyed_digest
+from exporter.secret_digest import KEY_VARIABLE, keyed_digest
 
 # metadata.name of Deployments, ConfigMaps, Secrets (DNS-1123 subdomain; we keep to a label)
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -63,9 +63,7 @@ def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
         config = {var.name: var.value for var in process.type.env if not var.secret}
         if config:
             files[f"{name}-configmap.yaml"] = _config_map(plan, process, config)
-        files[f"{name}-deployment.yaml"] = _deployment(
-            plan, process, config, secrets, context.env_dir
-        )
+        files[f"{name}-deployment.yaml"] = _deployment(plan, process, config, secrets, context)
         if process.type.service:
             files[f"{name}-service.yaml"] = _service(plan, process)
     if plan.release is not None:
@@ -143,7 +141,7 @@ def _deployment(
     process: Process,
     config: dict[str, str],
     secrets: dict[str, str],
-    location: str | None,
+    context: RenderContext,
 ) -> dict[str, Any]:
     ptype = process.type
     labels = _labels(plan, process)
@@ -178,7 +176,7 @@ def _deployment(
     if plan.kubernetes.version >= STOP_SIGNAL_SINCE:
         pod_spec["os"] = {"name": "linux"}  # stopSignal is only valid with an OS set
     pod_spec["containers"] = [container]
-    config_hash = _config_hash(config, secrets, location)
+    config_hash = _config_hash(config, secrets, context)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -261,14 +259,20 @@ def _release_manifests(plan: Plan, secrets: dict[str, str]) -> dict[str, dict[st
     return files
 
 
-def _config_hash(config: dict[str, str], secrets: dict[str, str], location: str | None) -> str:
+def _config_hash(config: dict[str, str], secrets: dict[str, str], context: RenderContext) -> str:
     """Changes whenever the environment does, so that the pods roll. A Deployment is read by
     more people than its Secret: over secrets, a keyed digest, never a plain hash to test
     guesses against."""
     payload = json.dumps([config, secrets], sort_keys=True).encode("utf-8")
     if not secrets:
         return hashlib.sha256(payload).hexdigest()
-    return keyed_digest(location, payload) or HASH_NOT_SHOWN
+    digest = keyed_digest(context.key_dir, payload)
+    if digest is None and context.env_dir is not None:  # written, yet no key to digest with
+        raise ExportError(
+            f"--destdir without --manifest has no place for the key of the config-hash over "
+            f"secrets: set {KEY_VARIABLE} (the same for every build) or give --manifest PATH"
+        )
+    return digest or HASH_NOT_SHOWN
 
 
 def secret_entries(text: str) -> dict[str, str]:
