@@ -157,3 +157,19 @@ def test_login_must_be_true_or_false(tmp_path):
         2,
         "procexport: error: formation.toml:1: login: Input should be a valid boolean\n",
     )
+
+
+def test_launchd_runs_the_command_through_a_login_shell(tmp_path):
+    import plistlib
+
+    app = login_app(tmp_path, login=True)
+    files = export(app, "launchd", tmp_path / "agents")
+    job = plistlib.loads(files["shop-web-1.plist"].encode("utf-8"))
+    assert job["ProgramArguments"][:3] == ["/bin/sh", "-l", "-c"]
+    (record,) = run_probe(
+        job["ProgramArguments"],
+        job["EnvironmentVariables"],
+        job["WorkingDirectory"],
+        tmp_path / "probe-web.1.jsonl",
+    )
+    assert record["argv"] == ["web", "5000"]

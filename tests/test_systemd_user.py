@@ -157,3 +157,25 @@ def test_next_steps_use_the_user_manager_and_mention_lingering(procexport, tmp_p
         "systemctl --user enable --now shop.target",
         'loginctl enable-linger "$USER"  # or they stop when you log out',
     ]
+
+
+def test_the_release_unit_runs_as_the_managers_user_too(procexport, tmp_path):
+    app = write_app(tmp_path / "shop", "release: migrate\nweb: serve\n", {"app": "shop"})
+    files = export(procexport, app, tmp_path / "u")
+    units, warnings = systemd_oracle.load_units(files, "shop.target", user=True)
+    assert warnings == []
+    release = units["shop-release.service"]
+    assert "User" not in release.properties and "Group" not in release.properties
+    assert release.exec_start == [["/bin/sh", "-c", "migrate"]]
+
+
+def test_an_account_for_the_release_phase_is_refused_too(procexport, tmp_path):
+    formation = {"app": "shop", "process": {"release": {"user": "www"}}}
+    app = write_app(tmp_path / "shop", "release: migrate\nweb: serve\n", formation)
+    result = procexport("systemd-user", str(tmp_path / "u"), cwd=app)
+    assert (result.status, result.stdout) == (2, "")
+    assert (
+        result.stderr
+        == f"procexport: error: formation.toml:4: process.release.user 'www': {REFUSED}\n"
+    )
+    assert not (tmp_path / "u").exists()

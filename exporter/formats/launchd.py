@@ -12,7 +12,7 @@ import re
 
 from exporter.errors import ExportError
 from exporter.formats import File, Format, RenderContext, Rendering
-from exporter.formats.shell import sh_env_files, shell_quote
+from exporter.formats.shell import login_flag, sh_env_files, shell_quote
 from exporter.plan import Instance, Plan, Process
 
 # Characters XML 1.0 has (its Char production) minus CR: a parser turns CR and CRLF into LF,
@@ -36,8 +36,9 @@ def launchd_string(value: str, what: str) -> str:
 # launchd stops a job with SIGTERM to its main process, and knows no other stop signal. The
 # main process is this shell ($1 = the command, $2 = the env file, if any). It runs the command
 # in a background subshell that restores INT and QUIT where the shell can (a shell starts
-# background commands with them ignored) and catches the stop signal itself, so that it
-# survives it while its children get it; the subshell runs the command as `sh -c` would
+# background commands with them ignored) and traps the stop signal itself, so that it waits
+# for the running command to end and then exits without starting the next one (as the shell
+# of `sh -c 'a; b'` would end on the signal); the subshell runs the command as `sh -c` would
 # (`set --` then the command, by eval). On TERM the main shell sends the stop signal to its
 # process group (launchd runs each job in a session of its own, setsid(2) in launchd.plist(5);
 # -$$ names only a group that $$ leads), then waits for the command to end, so that ExitTimeOut
@@ -55,15 +56,27 @@ def forward_stop_signal(signal: str) -> str:
     """The shell script that turns launchd's SIGTERM into `signal` for the command."""
     if signal == "KILL":  # can be neither ignored nor caught: everything ends at once
         return _FORWARD.format(signal=signal, ignore="", catch="")
-    return _FORWARD.format(signal=signal, ignore=f'trap "" {signal}; ', catch=f"trap : {signal}; ")
+    # the subshell ends once its running command has: the rest of `a; b` must not start
+    return _FORWARD.format(
+        signal=signal, ignore=f'trap "" {signal}; ', catch=f"trap exit {signal}; "
+    )
 
 
 def program_arguments(plan: Plan, process: Process, env_file: str | None) -> list[str]:
-    """[SHELL, -c, FORWARD, SHELL, COMMAND (never split), ENV_FILE if any]: the forwarder for
+    """[SHELL, (-l,) -c, FORWARD, SHELL, COMMAND (never split), ENV_FILE if any]: the forwarder for
     every stop signal, TERM too, since a shell that does not exec the command's last process
     (dash never does) would take launchd's SIGTERM itself and leave the app running."""
     forward = forward_stop_signal(process.type.stop_signal)
-    return [plan.shell, "-c", forward, plan.shell, process.type.command, *filter(None, [env_file])]
+    login = login_flag(process.type.login)  # the profile's PATH reaches the command's subshell
+    return [
+        plan.shell,
+        *login,
+        "-c",
+        forward,
+        plan.shell,
+        process.type.command,
+        *filter(None, [env_file]),
+    ]
 
 
 def xml_comment_text(value: str) -> str:

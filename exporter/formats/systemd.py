@@ -77,7 +77,7 @@ def render_systemd(plan: Plan, context: RenderContext, user_manager: bool = Fals
 
     add(f"{plan.app}.target", "app.target.j2")
     if plan.release is not None:
-        path, file = render_systemd_release(plan, context)
+        path, file = render_systemd_release(plan, context, user_manager)
         files[path] = file
     for process in plan.processes:
         unit = f"{plan.app}-{process.name}"
@@ -106,7 +106,9 @@ def render_systemd(plan: Plan, context: RenderContext, user_manager: bool = Fals
     return files
 
 
-def render_systemd_release(plan: Plan, context: RenderContext) -> tuple[str, File]:
+def render_systemd_release(
+    plan: Plan, context: RenderContext, user_manager: bool = False
+) -> tuple[str, File]:
     """APP-release.service: a oneshot that every instance Requires= and follows (After=).
 
     RemainAfterExit=yes keeps it active after success, so the restart of a crashed instance
@@ -116,6 +118,7 @@ def render_systemd_release(plan: Plan, context: RenderContext) -> tuple[str, Fil
     assert process is not None
     text = context.templates.get_template("release.service.j2").render(
         plan=plan,
+        user_manager=user_manager,
         process=process,
         instance=process.instances[0],
         env_file=context.env_file_path(process),
@@ -125,7 +128,7 @@ def render_systemd_release(plan: Plan, context: RenderContext) -> tuple[str, Fil
 
 def refuse_accounts(plan: Plan) -> None:
     """A user manager runs every unit as its own user: an explicit user or group is an error."""
-    for process in plan.processes:
+    for process in (*plan.processes, *filter(None, [plan.release])):
         for setting, value in (
             (process.type.user_setting, process.type.user),
             (process.type.group_setting, process.type.group),
