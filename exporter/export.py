@@ -9,7 +9,7 @@ from exporter.errors import ExportError
 from exporter.formation import Options, load_formation
 from exporter.formats import FORMAT_NAMES, get_format, render
 from exporter.plan import build_plan
-from exporter.sync import Action, apply_sync, manifest_name, plan_sync, preview
+from exporter.sync import Action, apply_sync, manifest_name, open_destination, plan_sync, preview
 
 
 def run_export(
@@ -35,13 +35,15 @@ def run_export(
     if location is None:
         sys.stdout.write(preview(rendering))
         return 0
-    sync = plan_sync(location, rendering, manifest_name(plan.app, format_name), force)
-    if dry_run:
-        from exporter.report import unified_diff
+    with open_destination(location, write=not dry_run) as destination:
+        sync = plan_sync(destination, rendering, manifest_name(plan.app, format_name), force)
+        if dry_run:
+            from exporter.report import interrupted_note, unified_diff
 
-        sys.stdout.write(unified_diff(sync, color))
-        return 1 if sync.pending else 0
-    not_owned = apply_sync(sync)
+            sys.stdout.write(unified_diff(sync, color))
+            sys.stderr.write(interrupted_note(sync))
+            return 1 if sync.pending or sync.interrupted else 0
+        not_owned = apply_sync(destination, sync)
     if not quiet:
         from exporter.report import summary
 

@@ -41,6 +41,14 @@ def _change_diff(change: Change, color: bool) -> str:
     return "".join(painted)
 
 
+def interrupted_note(plan: SyncPlan) -> str:
+    """For --dry-run: the cleanup an export would do first (an interrupted one's journal)."""
+    return "".join(
+        f"procexport: {plan.location}: an interrupted export ({name}) will be cleaned up first\n"
+        for name in plan.interrupted
+    )
+
+
 def summary(plan: SyncPlan, next_steps: list[str]) -> str:
     counts = ", ".join(
         f"{plan.number_of(action)} {action.value}"

@@ -4,12 +4,19 @@ Like a Terraform plan, the change is computed as data first (`plan_sync`), then 
 (`--dry-run`) or applied (`apply_sync`). Only files listed in the manifest are ever removed, and
 a file procexport did not write, or that changed since it wrote it, is never overwritten or
 removed without --force.
+
+Under faults (exporter/journal.py holds the write itself):
+- Containment: below LOCATION every path is resolved one component at a time from a directory
+  file descriptor, with O_NOFOLLOW, so nothing is read, written or removed through a symbolic
+  link. A link where procexport must go is refused; --force replaces the link, never its target.
+- One writer: `.procexport.lock` in LOCATION is flock'ed for the whole export (shared for a dry
+  run); it is never removed.
+- All or nothing, crash recovery: see exporter/journal.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
+import errno
 import os
 import stat
 from enum import Enum
@@ -18,8 +25,23 @@ from typing import NamedTuple
 
 from exporter.errors import ExportError
 from exporter.formats import Rendering
+from exporter.manifest import (
+    Recorded,
+    Unreadable,
+    file_digest,
+    is_recorded,
+    is_safe_relative,
+    manifest_bytes,
+    manifest_name,
+    parse_manifest,
+)
 
-_TEMPORARY = itertools.count()
+__all__ = ["Action", "Change", "SyncPlan", "apply_sync", "manifest_name", "plan_sync", "preview"]
+
+LOCK_NAME = ".procexport.lock"
+LOCK_TIMEOUT = 60.0  # seconds a second export waits for the first (PROCEXPORT_LOCK_TIMEOUT)
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+LINK_MODE = 0o120000  # git's mode for a symbolic link, as diffs show it
 
 
 class Action(Enum):
@@ -29,19 +51,12 @@ class Action(Enum):
     KEEP = "unchanged"
 
 
-class Recorded(NamedTuple):
-    """A file as the manifest remembers writing it."""
-
-    sha256: str
-    mode: int
-
-
 class Change(NamedTuple):
     path: str  # relative to LOCATION, '/'-separated
     action: Action
-    old_text: bytes | None  # what is there now (None: nothing)
+    old_text: bytes | None  # what is there now (None: nothing; a link: its target)
     new_text: bytes | None  # what will be there (None: removed)
-    old_mode: int | None
+    old_mode: int | None  # permission bits; LINK_MODE | bits for a symbolic link
     new_mode: int | None
     owner: tuple[str, str | None] | None = None  # who must be able to read it (env files)
 
@@ -50,6 +65,11 @@ class SyncPlan(NamedTuple):
     location: Path
     manifest_name: str
     changes: tuple[Change, ...]
+    manifest: bytes | None = None  # the new manifest, None when it stays as it is
+    manifest_exists: bool = False
+    make_dirs: tuple[tuple[str, bool], ...] = ()  # (directory, replaces a link), parents first
+    prune_dirs: tuple[str, ...] = ()  # left empty by removals: removed, deepest first
+    interrupted: tuple[str, ...] = ()  # journals of killed exports, cleaned up first
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -64,92 +84,333 @@ def preview(rendering: Rendering) -> str:
     return "".join(f"==> {path} <==\n{file.text}" for path, file in rendering.items())
 
 
-def manifest_name(app: str, format_name: str) -> str:
-    return f".procexport.{app}.{format_name}.toml"
+class Node(NamedTuple):
+    """What is at a path inside LOCATION."""
+
+    kind: str  # "missing", "file", "link", "dir", "other"
+    text: bytes | None = None  # a file's bytes, a link's target
+    mode: int | None = None
 
 
-def plan_sync(location: Path, rendering: Rendering, manifest: str, force: bool) -> SyncPlan:
-    """What writing `rendering` into LOCATION would change; refusals raise ExportError."""
-    if location.exists() and not location.is_dir():
+class Blocked(NamedTuple):
+    """A parent directory that is not a plain directory."""
+
+    prefix: str  # relative path of the component
+    kind: str  # "link", "file" (not a directory), "missing"
+
+
+class Destination:
+    """LOCATION opened as a directory, locked, with interrupted exports cleaned up (or, for a
+    dry run, seen as they will be once cleaned up)."""
+
+    def __init__(self, location: Path, fd: int | None, created: bool):
+        self.location = location
+        self.fd = fd
+        self.created = created
+        self.lock_fd: int | None = None
+        self.overlay: dict[str, str | None] = {}  # path -> backup holding it, None: absent
+        self.interrupted: tuple[str, ...] = ()
+
+    def __enter__(self) -> Destination:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is not None and self.created and self.fd is not None:
+            # A first export that failed leaves no LOCATION behind (only the lock was made).
+            try:
+                os.unlink(LOCK_NAME, dir_fd=self.fd)
+                os.rmdir(self.location)
+            except OSError:
+                pass
+        for fd in (self.lock_fd, self.fd):
+            if fd is not None:
+                os.close(fd)
+
+    def path(self, relative: str) -> str:
+        """How to name a path inside LOCATION to the user."""
+        return os.path.join(self.location, relative)
+
+    def open_dir(self, parts: list[str]) -> int:
+        """LOCATION/parts as a directory fd, never following a link; OSError otherwise.
+        The caller closes it unless it is self.fd."""
+        assert self.fd is not None
+        fd = self.fd
+        try:
+            for part in parts:
+                inner = os.open(part, DIR_FLAGS, dir_fd=fd)
+                if fd != self.fd:
+                    os.close(fd)
+                fd = inner
+        except BaseException:
+            if fd != self.fd:
+                os.close(fd)
+            raise
+        return fd
+
+    def close(self, fd: int) -> None:
+        if fd != self.fd:
+            os.close(fd)
+
+    def inspect(self, relative: str) -> Node | Blocked:
+        """What is at `relative`, read without following any link inside LOCATION."""
+        if relative in self.overlay:
+            backup = self.overlay[relative]
+            return Node("missing") if backup is None else self._node(self.fd, backup, relative)
+        if self.fd is None:
+            return Blocked("", "missing")
+        parts = relative.split("/")
+        fd = self.fd
+        try:
+            for index, part in enumerate(parts[:-1]):
+                try:
+                    info = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    return Blocked("/".join(parts[: index + 1]), "missing")
+                if not stat.S_ISDIR(info.st_mode):
+                    kind = "link" if stat.S_ISLNK(info.st_mode) else "file"
+                    return Blocked("/".join(parts[: index + 1]), kind)
+                inner = os.open(part, DIR_FLAGS, dir_fd=fd)
+                if fd != self.fd:
+                    os.close(fd)
+                fd = inner
+            return self._node(fd, parts[-1], relative)
+        except OSError as exc:
+            raise _read_error(exc, self.path(relative)) from None
+        finally:
+            if fd != self.fd:
+                os.close(fd)
+
+    def _node(self, fd: int | None, name: str, relative: str) -> Node:
+        try:
+            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return Node("missing")
+        except OSError as exc:
+            raise _read_error(exc, self.path(relative)) from None
+        if stat.S_ISLNK(info.st_mode):
+            target = os.readlink(name, dir_fd=fd)
+            return Node("link", os.fsencode(target), LINK_MODE | stat.S_IMODE(info.st_mode))
+        if stat.S_ISDIR(info.st_mode):
+            return Node("dir")
+        if not stat.S_ISREG(info.st_mode):
+            return Node("other")
+        try:  # O_NONBLOCK: if it was swapped for a FIFO meanwhile, do not hang
+            handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        except OSError as exc:
+            raise _read_error(exc, self.path(relative)) from None
+        with open(handle, "rb", closefd=True) as current:
+            info = os.fstat(current.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return Node("other")
+            return Node("file", current.read(), stat.S_IMODE(info.st_mode))
+
+
+def open_destination(location: Path, write: bool) -> Destination:
+    """LOCATION, created when missing (unless only reading), locked, recovered."""
+    try:
+        info = os.stat(location)
+    except FileNotFoundError:
+        if os.path.islink(location):
+            raise ExportError(
+                "is a symbolic link to something that does not exist: fix or remove the link",
+                str(location),
+            ) from None
+        info = None
+    except NotADirectoryError:
+        raise ExportError(
+            "cannot be a directory: a parent of it is a file", str(location)
+        ) from None
+    except OSError as exc:
+        raise ExportError(f"cannot use this directory: {exc.strerror}", str(location)) from None
+    if info is not None and not stat.S_ISDIR(info.st_mode):
         raise ExportError("is not a directory", str(location))
-    recorded = _read_manifest(location / manifest, force)
+    if info is None and not write:
+        return Destination(location, None, created=False)
+    created = False
+    if info is None:
+        try:
+            os.makedirs(location)
+        except OSError as exc:
+            raise ExportError(f"cannot create: {exc.strerror}", str(location)) from None
+        created = True
+    try:
+        fd = os.open(location, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ExportError(f"cannot open: {exc.strerror}", str(location)) from None
+    dest = Destination(location, fd, created)
+    with _cleanup_on_error(dest):
+        dest.lock_fd = _lock(dest, write)
+        from exporter.journal import recover, rollback_view
+
+        if write:
+            recover(dest)
+        else:
+            dest.overlay, dest.interrupted = rollback_view(dest)
+    return dest
+
+
+class _cleanup_on_error:
+    def __init__(self, dest: Destination):
+        self.dest = dest
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is not None:
+            self.dest.__exit__(kind, value, traceback)
+
+
+def _lock(dest: Destination, write: bool) -> int | None:
+    """flock LOCATION/.procexport.lock: exclusive to write, shared to read; wait a bounded time."""
+    import fcntl
+    import time
+
+    flags = os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_RDWR | os.O_CREAT if write else os.O_RDONLY)
+    try:
+        fd = os.open(LOCK_NAME, flags, 0o644, dir_fd=dest.fd)
+    except FileNotFoundError:
+        return None  # a dry run where nothing was ever written
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ExportError(_LINK_MESSAGE, dest.path(LOCK_NAME)) from None
+        if not write and exc.errno == errno.EACCES:
+            return None  # a dry run by someone who may not write here either
+        raise ExportError(f"cannot open the lock: {exc.strerror}", dest.path(LOCK_NAME)) from None
+    timeout = float(os.environ.get("PROCEXPORT_LOCK_TIMEOUT") or LOCK_TIMEOUT)
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if write else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise ExportError(
+                    f"another procexport is writing into this directory (it holds {LOCK_NAME}; "
+                    f"waited {timeout:g} seconds): try again when it has finished",
+                    str(dest.location),
+                ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+
+_LINK_MESSAGE = (
+    "is a symbolic link inside LOCATION; procexport never reads or writes through one "
+    "(remove the link, or use --force to replace the link itself)"
+)
+
+
+def _read_error(exc: OSError, path: str) -> ExportError:
+    if exc.errno == errno.ENAMETOOLONG:
+        return ExportError("file name too long for the file system: use a shorter name", path)
+    if exc.errno == errno.ELOOP:
+        return ExportError(_LINK_MESSAGE, path)
+    return ExportError(f"cannot read: {exc.strerror}", path)
+
+
+def plan_sync(dest: Destination, rendering: Rendering, manifest: str, force: bool) -> SyncPlan:
+    """What writing `rendering` into LOCATION would change; refusals raise ExportError."""
+    recorded, old_manifest = _read_manifest(dest, manifest, force)
     changes: list[Change] = []
+    make_dirs: dict[str, bool] = {}
     for relative, file in rendering.items():
-        _check_relative(relative)
+        if not is_safe_relative(relative):
+            raise ExportError(f"unsafe path {relative!r} in a rendering")
         new_text = file.text.encode("utf-8")
-        current = _current(location, relative)
-        if current is None:
+        node = dest.inspect(relative)
+        if isinstance(node, Blocked):
+            _plan_dirs(dest, relative, node, make_dirs, force)
+            node = Node("missing")
+        if node.kind == "missing":
             changes.append(
                 Change(relative, Action.CREATE, None, new_text, None, file.mode, file.owner)
             )
             continue
-        old_text, old_mode = current
-        if old_text == new_text and old_mode == file.mode:
-            changes.append(Change(relative, Action.KEEP, old_text, new_text, old_mode, file.mode))
+        if node.kind == "dir":
+            raise ExportError(
+                "is a directory where procexport must write a file", dest.path(relative)
+            )
+        if node.kind == "other":
+            raise ExportError("is not a regular file; refusing to replace it", dest.path(relative))
+        if node.kind == "link" and not force:
+            raise ExportError(_LINK_MESSAGE, dest.path(relative))
+        if node.kind == "file" and node.text == new_text and node.mode == file.mode:
+            changes.append(Change(relative, Action.KEEP, node.text, new_text, node.mode, file.mode))
             continue
-        if old_text != new_text and not force:
-            _refuse_unless_ours(location, relative, recorded, old_text, old_mode, "overwrite")
+        if node.kind == "file" and not force:
+            _refuse_unless_ours(dest, relative, recorded, node, "overwrite")
         changes.append(
-            Change(relative, Action.UPDATE, old_text, new_text, old_mode, file.mode, file.owner)
+            Change(relative, Action.UPDATE, node.text, new_text, node.mode, file.mode, file.owner)
         )
+    prune: set[str] = set()
     for relative in sorted(set(recorded) - set(rendering)):
-        current = _current(location, relative)
-        if current is None:
+        node = dest.inspect(relative)
+        if isinstance(node, Blocked):
+            if node.kind == "link" and not force:
+                raise ExportError(_LINK_MESSAGE, dest.path(node.prefix))
+            continue  # gone, or behind a link --force lets go of: nothing of ours to remove
+        if node.kind in ("missing", "dir", "other"):
             continue
-        old_text, old_mode = current
+        if node.kind == "link" and not force:
+            raise ExportError(_LINK_MESSAGE, dest.path(relative))
+        if node.kind == "file" and not force:
+            _refuse_unless_ours(dest, relative, recorded, node, "remove")
+        changes.append(Change(relative, Action.REMOVE, node.text, None, node.mode, None))
+        parent = relative.rpartition("/")[0]
+        while parent:
+            prune.add(parent)
+            parent = parent.rpartition("/")[0]
+    written = {
+        c.path: Recorded(file_digest(c.new_text, c.new_mode), c.new_mode)
+        for c in changes
+        if c.new_text is not None and c.new_mode is not None
+    }
+    new_manifest = manifest_bytes(written)
+    return SyncPlan(
+        dest.location,
+        manifest,
+        tuple(changes),
+        manifest=None if new_manifest == old_manifest else new_manifest,
+        manifest_exists=old_manifest is not None,
+        make_dirs=tuple(make_dirs.items()),
+        prune_dirs=tuple(sorted(prune, key=lambda d: (-d.count("/"), d))),
+        interrupted=dest.interrupted,
+    )
+
+
+def _plan_dirs(
+    dest: Destination, relative: str, blocked: Blocked, make_dirs: dict[str, bool], force: bool
+) -> None:
+    """The directories to create for `relative` below a component that is not a directory."""
+    if blocked.kind == "file":
+        raise ExportError(
+            "is a file where procexport needs a directory: move it away", dest.path(blocked.prefix)
+        )
+    if blocked.kind == "link":
         if not force:
-            _refuse_unless_ours(location, relative, recorded, old_text, old_mode, "remove")
-        changes.append(Change(relative, Action.REMOVE, old_text, None, old_mode, None))
-    return SyncPlan(location, manifest, tuple(changes))
+            raise ExportError(_LINK_MESSAGE, dest.path(blocked.prefix))
+        make_dirs.setdefault(blocked.prefix, True)
+    parts = relative.split("/")[:-1]
+    start = blocked.prefix.count("/") + 1 if blocked.prefix else 0
+    for index in range(start, len(parts) + 1):
+        prefix = "/".join(parts[:index])
+        if prefix:
+            make_dirs.setdefault(prefix, False)
 
 
-def apply_sync(plan: SyncPlan) -> list[Change]:
-    """All or nothing: every new file goes to a temporary first; only when all are written are
-    they renamed into place, stale files removed, and the manifest written last.
+def apply_sync(dest: Destination, plan: SyncPlan) -> list[Change]:
+    """Apply the plan through the journal: all or nothing, recoverable after a kill.
 
     Returns the written files whose owner could not be set (not root, or no such account)."""
-    location = plan.location
-    created_location = not location.exists()
-    staged: list[tuple[str, str]] = []
-    not_owned: list[Change] = []
-    try:
-        location.mkdir(parents=True, exist_ok=True)
-        for change in plan.pending:
-            if change.new_text is not None and change.new_mode is not None:
-                temporary = _stage(location, change.new_text, change.new_mode)
-                staged.append((temporary, os.path.join(location, change.path)))
-                if change.owner is not None and not _give(temporary, change.owner):
-                    not_owned.append(change)
-        manifest_temp = _stage(location, _manifest_text(plan.changes), 0o644)
-    except OSError as exc:
-        for temporary, _ in staged:
-            os.unlink(temporary)
-        if created_location:
-            _remove_empty_dirs(location, stop=location.parent)
-        raise ExportError(f"cannot write: {exc.strerror}", exc.filename or str(location)) from None
-    try:
-        made = {str(location)}
-        for temporary, target in staged:
-            parent = os.path.dirname(target)
-            if parent not in made:
-                os.makedirs(parent, exist_ok=True)
-                made.add(parent)
-            os.replace(temporary, target)
-        for change in plan.pending:
-            if change.action is Action.REMOVE:
-                target = location / change.path
-                target.unlink(missing_ok=True)
-                _remove_empty_dirs(target.parent, stop=location)
-        os.replace(manifest_temp, location / plan.manifest_name)
-    except OSError as exc:
-        raise ExportError(
-            f"failed while renaming into place: {exc.strerror}", exc.filename or str(location)
-        ) from None
-    return not_owned
+    from exporter.journal import write_through_journal
+
+    return write_through_journal(dest, plan)
 
 
-def _give(path: str, owner: tuple[str, str | None]) -> bool:
-    """chown to the account that must read the file, when we may and it exists here."""
+def give(fd: int, owner: tuple[str, str | None]) -> bool:
+    """fchown to the account that must read the file, when we may and it exists here."""
     import grp
     import pwd
 
@@ -162,142 +423,48 @@ def _give(path: str, owner: tuple[str, str | None]) -> bool:
     except KeyError:
         return False
     try:
-        os.chown(path, account.pw_uid, gid)
+        os.fchown(fd, account.pw_uid, gid)
     except OSError:  # a user namespace without that id, say: left to the operator
         return False
     return True
 
 
-def _stage(location: Path, content: bytes, mode: int) -> str:
-    """A new temporary file in LOCATION holding `content` with `mode`.
-
-    Named by pid and a counter and created with O_EXCL, as tempfile.mkstemp does, without
-    its random name generator, which was a third of the time of a 10,000-file export."""
-    while True:
-        path = os.path.join(location, f".procexport-tmp-{os.getpid()}-{next(_TEMPORARY)}")
-        try:
-            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            break
-        except FileExistsError:  # left by a crashed run that had the same pid
-            continue
-    try:
-        os.fchmod(handle, mode)
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-    except OSError:
-        os.unlink(path)
-        raise
-    return path
-
-
-def _remove_empty_dirs(directory: Path, stop: Path) -> None:
-    """Remove `directory` and its parents up to (not including) `stop` while they are empty."""
-    while directory != stop and stop in directory.parents:
-        try:
-            directory.rmdir()
-        except OSError:
-            return
-        directory = directory.parent
-
-
-def _current(location: Path, relative: str) -> tuple[bytes, int] | None:
-    """The bytes and permission bits of a regular file there, None when nothing is there."""
-    path = os.path.join(location, relative)  # not pathlib: this runs once per file
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except NotADirectoryError:
-        raise ExportError("a parent of this path is not a directory", path) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise ExportError("is a directory where procexport must write a file", path)
-    if not stat.S_ISREG(info.st_mode):
-        raise ExportError("is not a regular file (a link?); refusing to replace it", path)
-    try:
-        with open(path, "rb") as current:
-            return current.read(), stat.S_IMODE(info.st_mode)
-    except OSError as exc:
-        raise ExportError(f"cannot read: {exc.strerror}", path) from None
-
-
 def _refuse_unless_ours(
-    location: Path,
-    relative: str,
-    recorded: dict[str, Recorded],
-    text: bytes,
-    mode: int,
-    verb: str,
+    dest: Destination, relative: str, recorded: dict[str, Recorded], node: Node, verb: str
 ) -> None:
     entry = recorded.get(relative)
-    path = str(location / relative)
     if entry is None:
         raise ExportError(
             f"refusing to {verb} a file procexport did not write (use --force to take it over)",
-            path,
+            dest.path(relative),
         )
-    if hashlib.sha256(text).hexdigest() != entry.sha256 or mode != entry.mode:
+    if not is_recorded(entry, node.text or b"", node.mode or 0):
         raise ExportError(
             f"refusing to {verb} a file that was edited since procexport wrote it "
             "(use --force to discard the edit)",
-            path,
+            dest.path(relative),
         )
 
 
-def _read_manifest(path: Path, force: bool) -> dict[str, Recorded]:
+def _read_manifest(
+    dest: Destination, name: str, force: bool
+) -> tuple[dict[str, Recorded], bytes | None]:
+    """The recorded files and the manifest's bytes (None when there is none)."""
+    node = dest.inspect(name)
+    if isinstance(node, Blocked) or node.kind == "missing":
+        return {}, None
+    if node.kind != "file" or node.text is None:
+        if force:
+            return {}, b""
+        if node.kind == "link":
+            raise ExportError(_LINK_MESSAGE, dest.path(name))
+        raise ExportError("is not a regular file; refusing to read it", dest.path(name))
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError):
-        return _unreadable_manifest(path, force)
-    import tomllib  # only needed from the second export on
-
-    try:
-        data = tomllib.loads(text)
-        recorded = {}
-        for name, entry in data["files"].items():
-            _check_relative(name)
-            mode, digest = entry.split(" ")
-            recorded[name] = Recorded(digest, int(mode, 8))
-        return recorded
-    except (tomllib.TOMLDecodeError, AttributeError, KeyError, TypeError, ValueError):
-        return _unreadable_manifest(path, force)
-
-
-def _unreadable_manifest(path: Path, force: bool) -> dict[str, Recorded]:
-    """--force starts a new manifest; otherwise a manifest we cannot read is an error."""
-    if force:
-        return {}
-    raise ExportError(
-        "is not a manifest procexport can read (use --force to start a new one)", str(path)
-    )
-
-
-def _manifest_text(changes: tuple[Change, ...]) -> bytes:
-    """The manifest after the change: every file that will be there, with mode and hash."""
-    import tomli_w
-
-    written = {
-        c.path: Recorded(hashlib.sha256(c.new_text).hexdigest(), c.new_mode)
-        for c in changes
-        if c.new_text is not None and c.new_mode is not None
-    }
-    body = tomli_w.dumps(
-        {
-            "files": {
-                name: f"{entry.mode:04o} {entry.sha256}" for name, entry in sorted(written.items())
-            }
-        }
-    )
-    header = (
-        "# Written by procexport: the files it wrote in this directory for one app and format,\n"
-        "# each with its mode and SHA-256. procexport removes only files listed here, and\n"
-        "# refuses to touch them once edited.\n"
-    )
-    return (header + body).encode("utf-8")
-
-
-def _check_relative(relative: str) -> None:
-    """A path inside LOCATION: relative, no empty, '.' or '..' parts."""
-    if any(part in ("", ".", "..") for part in relative.split("/")):
-        raise ExportError(f"unsafe path {relative!r} in a rendering or manifest")
+        return parse_manifest(node.text, dest.path(name)), node.text
+    except Unreadable:
+        if force:
+            return {}, node.text
+        raise ExportError(
+            "is not a manifest procexport can read (use --force to start a new one)",
+            dest.path(name),
+        ) from None
