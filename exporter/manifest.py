@@ -99,12 +99,15 @@ def manifest_bytes(files: dict[str, Recorded]) -> bytes:
     return (_HEADER + body).encode("utf-8")
 
 
-def is_safe_relative(relative: str) -> bool:
+def is_safe_relative(relative: str, limits: bool = True) -> bool:
     """A path that stays inside LOCATION: relative, '/'-separated, no empty, '.' or '..'
-    parts, no NUL, each part and the whole within the kernel's limits."""
-    if not relative or "\x00" in relative or len(relative.encode("utf-8", "replace")) > PATH_MAX:
+    parts, no NUL, and (with `limits`) each part and the whole within the kernel's limits."""
+    if not relative or "\x00" in relative:
+        return False
+    if limits and len(relative.encode("utf-8", "replace")) > PATH_MAX:
         return False
     return all(
-        part not in ("", ".", "..") and len(part.encode("utf-8", "replace")) <= NAME_MAX
+        part not in ("", ".", "..")
+        and (not limits or len(part.encode("utf-8", "replace")) <= NAME_MAX)
         for part in relative.split("/")
     )

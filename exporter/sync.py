@@ -317,6 +317,11 @@ def plan_sync(dest: Destination, rendering: Rendering, manifest: str, force: boo
     make_dirs: dict[str, bool] = {}
     for relative, file in rendering.items():
         if not is_safe_relative(relative):
+            if is_safe_relative(relative, limits=False):
+                raise ExportError(
+                    "file name too long for the file system: use a shorter name",
+                    dest.path(relative),
+                )
             raise ExportError(f"unsafe path {relative!r} in a rendering")
         new_text = file.text.encode("utf-8")
         node = dest.inspect(relative)
