@@ -466,3 +466,71 @@ def test_sigkill_during_a_100x50_export_is_recovered_by_exports_of_other_formati
         again = procexport("systemd", str(out), "-q", "-m", "all=20,t000=60")
         assert again.returncode == 0, again.stderr
         assert snapshot(out) == snapshot(fresh), fraction
+
+
+# Modes
+
+
+@pytest.mark.parametrize("fmt", ["systemd", "supervisord", "upstart"])
+def test_a_mode_changed_by_hand_is_an_edit_even_when_nothing_else_changes(
+    procexport, shop, tmp_path, fmt
+):
+    out = tmp_path / "out"
+    export(procexport, shop, fmt, out)
+    unit = out / {"systemd": "shop.target", "upstart": "shop.conf"}.get(fmt, "shop.conf")
+    unit.chmod(0o600)  # say it holds inline secrets
+    before = snapshot(out)
+    result = export(procexport, shop, fmt, out)
+    assert result.status == 2
+    assert f"{unit}: refusing to overwrite a file that was edited" in result.stderr
+    assert snapshot(out) == before
+    assert export(procexport, shop, fmt, out, "--force").status == 0
+    assert unit.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_foreign_file_with_equal_content_but_another_mode_is_not_taken_over(
+    procexport, shop, tmp_path
+):
+    reference, out = tmp_path / "reference", tmp_path / "out"
+    export(procexport, shop, "supervisord", reference)
+    out.mkdir()
+    (out / "shop.conf").write_bytes((reference / "shop.conf").read_bytes())
+    (out / "shop.conf").chmod(0o600)
+    result = export(procexport, shop, "supervisord", out)
+    assert result.status == 2
+    assert "refusing to overwrite a file procexport did not write" in result.stderr
+    assert (out / "shop.conf").stat().st_mode & 0o777 == 0o600
+
+
+# The manifest's format version
+
+
+def test_a_manifest_without_a_version_is_upgraded_in_place(procexport, shop, tmp_path):
+    out = tmp_path / "out"
+    export(procexport, shop, "systemd", out)
+    manifest = out / ".procexport.shop.systemd.toml"
+    old = manifest.read_text().replace("version = 2\n", "")
+    manifest.write_text(old)
+    assert "version" not in old
+    assert export(procexport, shop, "systemd", out, "-m", "web=2").status == 0
+    assert "\nversion = 2\n" in manifest.read_text()
+    assert export(procexport, shop, "systemd", out, "-m", "web=1").status == 0
+
+
+def test_a_manifest_from_a_newer_procexport_is_refused_without_suggesting_force(
+    procexport, shop, tmp_path
+):
+    out = tmp_path / "out"
+    export(procexport, shop, "systemd", out)
+    manifest = out / ".procexport.shop.systemd.toml"
+    manifest.write_text(manifest.read_text().replace("version = 2", "version = 3"))
+    before = snapshot(out)
+    for force in ((), ("--force",)):
+        result = export(procexport, shop, "systemd", out, *force)
+        assert result.status == 2
+        assert result.stderr == (
+            f"procexport: error: {manifest}: this manifest has format version 3, newer than "
+            "this procexport understands (2): export with the procexport that wrote it, or "
+            "upgrade\n"
+        )
+        assert snapshot(out) == before
