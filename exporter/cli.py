@@ -65,12 +65,27 @@ def export(
 ) -> int:
     """Export a Procfile and its formation to an init system's configuration."""
     from exporter.export import run_export
-    from exporter.formation import Options
+    from exporter.formation import MAX_TIMEOUT, Options
 
     if color not in ("auto", "always", "never"):
         raise ExportError(f"--color {color!r}: use auto, always or never")
     if timeout is not None and timeout < 1:
         raise ExportError(f"--timeout {timeout}: must be a whole number of seconds >= 1")
+    if timeout is not None and timeout > MAX_TIMEOUT:
+        raise ExportError(f"--timeout {timeout}: at most {MAX_TIMEOUT} seconds")
+    _refuse_empty(
+        ("LOCATION", location),
+        ("--procfile", procfile),
+        ("--formation-file", formation_file),
+        ("--app", app_name),
+        ("--user", user),
+        ("--root", root),
+        ("--log", log),
+        ("--template", template),
+        ("--env-mode", env_mode),
+        ("--image", image),
+        *(("--env", name) for name in env or ()),
+    )
     options = Options(
         procfile=procfile,
         formation_file=formation_file,
@@ -95,6 +110,13 @@ def export(
         quiet=quiet,
         color=color == "always" or (color == "auto" and sys.stdout.isatty()),
     )
+
+
+def _refuse_empty(*given: tuple[str, str | None]) -> None:
+    """An option given as '' (an unset variable in a script, say) is an error, not a default."""
+    for name, value in given:
+        if value == "":
+            raise ExportError(f"{name} is empty: give a value, or leave it out for the default")
 
 
 def main(argv: list[str] | None = None) -> None:

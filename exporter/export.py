@@ -49,8 +49,11 @@ def run_export(
 
         changed = [c.path for c in sync.changes if c.action is Action.UPDATE]
         removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
+        import shlex
+
         steps = [
-            f"chown {c.owner[0]}{':' + c.owner[1] if c.owner[1] else ''} {location / c.path}"
+            f"chown {shlex.quote(c.owner[0] + (':' + c.owner[1] if c.owner[1] else ''))} "
+            f"{shlex.quote(str(location / c.path))}"
             for c in not_owned
             if c.owner is not None
         ]
