@@ -180,7 +180,7 @@ def test_the_suggested_chown_line_is_shell_quoted(procexport, tmp_path):
     app = write_app(tmp_path / "app", PROCFILE, dotenv="SECRET=1\n")
     out = tmp_path / "out dir; rm -rf ~"
     args = ["--env-mode", "file", "-u", "nosuchuser9"]  # no such account: left to the operator
-    result = procexport("systemd", str(out), *args, cwd=app)
+    result = procexport("supervisord", str(out), *args, cwd=app)
     assert result.status == 0
     assert f"  chown nosuchuser9 '{out}/" in result.stderr
 
