@@ -456,7 +456,7 @@ def test_sigkill_during_a_100x50_export_is_recovered_by_exports_of_other_formati
     fresh = tmp_path / "fresh"
     procexport("systemd", str(fresh), "-q", "-m", "all=20,t000=60")
     out = tmp_path / "out"
-    for fraction in (0.0001, 0.3, 0.66, 0.9, 0.9999):
+    for fraction in (0.3, 0.66, 0.9, 0.9999):  # every step: the in-process test above
         if out.exists():
             shutil.rmtree(out)
         killed = procexport("systemd", str(out), "-q", "-m", "all=50", at=int(total * fraction))
