@@ -277,7 +277,10 @@ def _lock(dest: Destination, write: bool) -> int | None:
         if not write and exc.errno == errno.EACCES:
             return None  # a dry run by someone who may not write here either
         raise ExportError(f"cannot open the lock: {exc.strerror}", dest.path(LOCK_NAME)) from None
-    timeout = float(os.environ.get("PROCEXPORT_LOCK_TIMEOUT") or LOCK_TIMEOUT)
+    try:
+        timeout = float(os.environ.get("PROCEXPORT_LOCK_TIMEOUT") or LOCK_TIMEOUT)
+    except ValueError:
+        raise ExportError("PROCEXPORT_LOCK_TIMEOUT: must be a number of seconds") from None
     deadline = time.monotonic() + timeout
     pause = 0.005
     while True:
