@@ -534,3 +534,27 @@ def test_a_manifest_from_a_newer_procexport_is_refused_without_suggesting_force(
             "upgrade\n"
         )
         assert snapshot(out) == before
+
+
+def test_a_rename_that_fails_names_the_file_the_user_knows_and_what_to_do(
+    procexport, shop, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    export(procexport, shop, "upstart", out)
+    before = snapshot(out)
+    real_replace = os.replace
+
+    def too_long(source, target, **kwargs):
+        if target == "shop-web-2.conf":
+            raise OSError(36, "File name too long")
+        return real_replace(source, target, **kwargs)
+
+    monkeypatch.setattr(exporter.journal, "os", os_with(replace=too_long))
+    result = export(procexport, shop, "upstart", out, "-m", "all=2")
+    assert result.stderr == (
+        f"procexport: error: {out}/shop-web-2.conf: cannot write: File name too long; nothing "
+        "was changed: the name is too long for the file system: use a shorter app or process "
+        "type name\n"
+    )
+    assert snapshot(out) == before
+    assert not scratch_files(out)
