@@ -117,6 +117,9 @@ def write_through_journal(dest: Destination, plan: SyncPlan) -> list[Change]:
         where = name
         _write_all(journal, b'{"commit": true}\n')
         os.fsync(journal)
+    except KeyboardInterrupt:  # Ctrl-C: undo now rather than leave it to the next export
+        _undo(dest, steps, renamed=renaming, journal=None if journal is None else name)
+        raise
     except OSError as exc:
         undone = _undo(dest, steps, renamed=renaming, journal=None if journal is None else name)
         if journal is not None:

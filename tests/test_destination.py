@@ -558,3 +558,22 @@ def test_a_rename_that_fails_names_the_file_the_user_knows_and_what_to_do(
     )
     assert snapshot(out) == before
     assert not scratch_files(out)
+
+
+def test_ctrl_c_during_the_write_undoes_it_at_once(procexport, shop, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    export(procexport, shop, "systemd", out)
+    before = snapshot(out)
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return os.replace(*args, **kwargs)
+
+    monkeypatch.setattr(exporter.journal, "os", os_with(replace=interrupted))
+    result = export(procexport, shop, "systemd", out, "-m", "all=2")
+    assert result.status == 130
+    assert snapshot(out) == before
+    assert not scratch_files(out)
