@@ -386,10 +386,14 @@ def recover(dest: Destination) -> None:
             )
 
 
-def rollback_view(dest: Destination) -> tuple[dict[str, str | None], tuple[str, ...]]:
+def rollback_view(
+    dest: Destination,
+) -> tuple[dict[str, str | None], set[str], tuple[str, ...]]:
     """For a dry run: where each path's content will be once interrupted exports are cleaned
-    up (a backup's name, or None: absent), and the journals that will be cleaned up."""
+    up (a backup's name, or None: absent), the directories that will be links again, and the
+    journals that will be cleaned up."""
     overlay: dict[str, str | None] = {}
+    links: set[str] = set()
     names = []
     root = dest.fd
     for name, steps, phases in _journals(dest):
@@ -405,4 +409,6 @@ def rollback_view(dest: Destination) -> tuple[dict[str, str | None], tuple[str, 
                     overlay[step["path"]] = backup
             elif step["op"] == "remove" and _exists(root, backup):
                 overlay[step["path"]] = backup
-    return overlay, tuple(names)
+            elif step["op"] == "mkdir" and backup and _exists(root, backup):
+                links.add(step["path"])
+    return overlay, links, tuple(names)

@@ -109,6 +109,7 @@ class Destination:
         self.created = created
         self.lock_fd: int | None = None
         self.overlay: dict[str, str | None] = {}  # path -> backup holding it, None: absent
+        self.overlay_links: set[str] = set()  # directories that will be links again
         self.interrupted: tuple[str, ...] = ()
 
     def __enter__(self) -> Destination:
@@ -153,12 +154,16 @@ class Destination:
 
     def inspect(self, relative: str) -> Node | Blocked:
         """What is at `relative`, read without following any link inside LOCATION."""
+        parts = relative.split("/")
+        if self.overlay_links:
+            for index in range(1, len(parts)):
+                if "/".join(parts[:index]) in self.overlay_links:
+                    return Blocked("/".join(parts[:index]), "link")
         if relative in self.overlay:
             backup = self.overlay[relative]
             return Node("missing") if backup is None else self._node(self.fd, backup, relative)
         if self.fd is None:
             return Blocked("", "missing")
-        parts = relative.split("/")
         fd = self.fd
         try:
             for index, part in enumerate(parts[:-1]):
@@ -245,7 +250,7 @@ def open_destination(location: Path, write: bool) -> Destination:
         if write:
             recover(dest)
         else:
-            dest.overlay, dest.interrupted = rollback_view(dest)
+            dest.overlay, dest.overlay_links, dest.interrupted = rollback_view(dest)
     return dest
 
 

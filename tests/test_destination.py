@@ -373,42 +373,86 @@ def test_a_kill_at_any_step_is_rolled_back_or_finished_by_the_next_export(
             '"shop-web@1.service.d/instance.conf" = "0640',
         )
     )
-    fresh = tmp_path / "fresh"
-    export(procexport, shop, "systemd", fresh, "-m", "web=1,clock=3")
-    killed_args = ["systemd", "-q", "-m", "web=3,worker=1,clock=0", "-e", ".env2"]
     (shop / ".env2").write_text("A=1\n")
-    out = tmp_path / "out"
-    total = None
+    total = kill_at_every_step(
+        procexport,
+        monkeypatch,
+        shop,
+        reference,
+        killed=["-m", "web=3,worker=1,clock=0", "-e", ".env2"],
+        then=["-m", "web=1,clock=3"],
+    )
+    assert total > 50
+
+
+def test_a_kill_while_force_replaces_a_symlinked_directory_never_touches_its_target(
+    procexport, shop, tmp_path, monkeypatch
+):
+    reference, outside = tmp_path / "reference", tmp_path / "outside"
+    export(procexport, shop, "systemd", reference, "-m", "web=2")
+    outside.mkdir()
+    (outside / "instance.conf").write_text("precious\n")
+    shutil.rmtree(reference / "shop-web@2.service.d")
+    (reference / "shop-web@2.service.d").symlink_to(outside)
+    before_outside = snapshot(outside)
+    total = kill_at_every_step(
+        procexport,
+        monkeypatch,
+        shop,
+        reference,
+        killed=["-m", "web=3", "--force"],
+        then=["-m", "web=2", "--force"],
+        dry_run=["-m", "web=2"],  # without --force: refused while the link is (back) there
+    )
+    assert total > 20
+    assert snapshot(outside) == before_outside
+
+
+def kill_at_every_step(
+    procexport,
+    monkeypatch,
+    app: Path,
+    reference: Path,
+    killed: list[str],
+    then: list[str],
+    dry_run: list[str] | None = None,
+) -> int:
+    """For every file system call of a systemd export `killed` from a copy of `reference`:
+    kill it there; a dry run must tell what LOCATION will be once cleaned up; the export
+    `then` must end exactly as it does from `reference` (a fresh export). Returns the number of
+    calls."""
+    work = reference.parent / "kills"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    fresh, out, truth = work / "fresh", work / "out", work / "truth"
+    shutil.copytree(reference, fresh, symlinks=True)
+    assert export(procexport, app, "systemd", fresh, *then).status == 0
     at = 1
-    while total is None or at <= total:
-        if out.exists():
-            shutil.rmtree(out)
+    while True:
+        for directory in (out, truth):
+            shutil.rmtree(directory, ignore_errors=True)
         shutil.copytree(reference, out, symlinks=True)
-        calls = run_killed(monkeypatch, shop, [*killed_args[:1], str(out), *killed_args[1:]], at)
+        calls = run_killed(monkeypatch, app, ["systemd", str(out), "-q", *killed], at)
         if calls < at:
-            total = calls
-            break
-        dry = procexport("systemd", str(out), "--dry-run", "-m", "web=1,clock=3", cwd=shop)
-        assert dry.status == 1, at
-        assert (
-            "an interrupted export (.procexport.shop.systemd.journal) will be cleaned up"
-            in (dry.stderr)
-            or not (out / ".procexport.shop.systemd.journal").exists()
-        )
-        truth = tmp_path / "truth"
-        if truth.exists():
-            shutil.rmtree(truth)
+            return calls
+        journal = (out / ".procexport.shop.systemd.journal").exists()
+        dry = procexport("systemd", str(out), "--dry-run", *(dry_run or then), cwd=app)
         shutil.copytree(out, truth, symlinks=True)
         with exporter.sync.open_destination(truth, write=True):
             pass  # recovery only
-        after = procexport("systemd", str(truth), "--dry-run", "-m", "web=1,clock=3", cwd=shop)
+        after = procexport("systemd", str(truth), "--dry-run", *(dry_run or then), cwd=app)
         assert dry.stdout == after.stdout, at
-        result = export(procexport, shop, "systemd", out, "-m", "web=1,clock=3")
+        if after.status == 2:
+            assert dry.stderr == after.stderr.replace(str(truth), str(out)), at
+        else:
+            assert dry.status == (1 if journal else after.status), at
+            note = "an interrupted export (.procexport.shop.systemd.journal) will be cleaned up"
+            assert (note in dry.stderr) == journal, at
+        result = export(procexport, app, "systemd", out, *then)
         assert result.status == 0, (at, result.stderr)
         assert snapshot(out) == snapshot(fresh), at
         assert not scratch_files(out), at
         at += 1
-    assert total is not None and total > 50
 
 
 KILLER = """
