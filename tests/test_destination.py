@@ -621,3 +621,46 @@ def test_ctrl_c_during_the_write_undoes_it_at_once(procexport, shop, tmp_path, m
     assert result.status == 130
     assert snapshot(out) == before
     assert not scratch_files(out)
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        '{"op": "write", "path": "../victim", "temp": ".procexport-new-1-1", "backup": null}',
+        '{"op": "write", "path": "x", "temp": "../victim", "backup": null}',
+        '{"op": "remove", "path": "x", "backup": "/tmp/victim"}',
+        '{"op": "write", "path": "nul\\u0000", "temp": ".procexport-new-1-1", "backup": null}',
+        "[1, 2",
+    ],
+)
+def test_a_forged_journal_is_refused_and_never_followed_outside(procexport, shop, tmp_path, step):
+    out = tmp_path / "out"
+    export(procexport, shop, "systemd", out)
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    journal = out / ".procexport.evil.systemd.journal"
+    journal.write_text(f'{{"journal": 1}}\n{step}\n{{"end": 1}}\n{{"rename": true}}\n')
+    before = snapshot(out)
+    result = export(procexport, shop, "systemd", out, "-m", "all=2")
+    assert result.status == 2
+    assert result.stderr == (
+        f"procexport: error: {journal}: is a write journal procexport cannot read: check "
+        "LOCATION by hand, then remove it\n"
+    )
+    assert snapshot(out) == before
+    assert victim.read_text() == "keep me"
+
+
+def test_a_journal_step_behind_a_symlink_is_never_undone_through_it(procexport, shop, tmp_path):
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    export(procexport, shop, "systemd", out)
+    outside.mkdir()
+    (outside / "db").write_text("data\n")
+    (out / "evil").symlink_to(outside)
+    (out / ".procexport.evil.systemd.journal").write_text(
+        '{"journal": 1}\n{"op": "write", "path": "evil/db", "temp": ".procexport-new-1-1", '
+        '"backup": null}\n{"end": 1}\n{"rename": true}\n'
+    )
+    assert export(procexport, shop, "systemd", out).status == 0
+    assert (outside / "db").read_text() == "data\n"
+    assert not (out / ".procexport.evil.systemd.journal").exists()
