@@ -187,11 +187,15 @@ class Destination:
 
     def _node(self, fd: int | None, name: str, relative: str) -> Node:
         try:
-            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            return self._read_node(fd, name)
         except FileNotFoundError:
             return Node("missing")
         except OSError as exc:
             raise _read_error(exc, self.path(relative)) from None
+
+    @staticmethod
+    def _read_node(fd: int | None, name: str) -> Node:
+        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
         if stat.S_ISLNK(info.st_mode):
             target = os.readlink(name, dir_fd=fd)
             return Node("link", os.fsencode(target), LINK_MODE | stat.S_IMODE(info.st_mode))
@@ -199,11 +203,9 @@ class Destination:
             return Node("dir")
         if not stat.S_ISREG(info.st_mode):
             return Node("other")
-        try:  # O_NONBLOCK: if it was swapped for a FIFO meanwhile, do not hang
-            handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
-        except OSError as exc:
-            raise _read_error(exc, self.path(relative)) from None
-        with open(handle, "rb", closefd=True) as current:
+        # O_NONBLOCK: if it was swapped for a FIFO meanwhile, do not hang
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        with open(os.open(name, flags, dir_fd=fd), "rb", closefd=True) as current:
             info = os.fstat(current.fileno())
             if not stat.S_ISREG(info.st_mode):
                 return Node("other")
