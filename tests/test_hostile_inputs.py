@@ -202,3 +202,19 @@ def test_readme_lists_every_new_message():
     ]
     missing = [m for m in messages if _stable_part(m) not in readme]
     assert missing == []
+
+
+def test_the_largest_timeout_reaches_systemd_exactly(procexport, tmp_path):
+    import systemd_oracle
+    from conftest import read_tree
+
+    if not systemd_oracle.available():
+        pytest.skip("systemd is not installed")
+    app = write_app(tmp_path / "app", "web: serve\n")
+    assert (
+        procexport("systemd", str(tmp_path / "u"), "-q", "--timeout", "2147483647", cwd=app).status
+        == 0
+    )
+    units, warnings = systemd_oracle.load_units(read_tree(tmp_path / "u"), "app.target")
+    assert warnings == []
+    assert units["app-web@1.service"].get("TimeoutStopSec") == "68y 2w 4d 3h 14min 7s"
