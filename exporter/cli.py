@@ -175,10 +175,29 @@ def export(
 ) -> int:
     """Export a Procfile and its formation to an init system's configuration."""
     from exporter.export import run_export
-    from exporter.formation import Options
+    from exporter.formation import MAX_TIMEOUT, Options
 
     if timeout is not None and timeout < 1:
         raise ExportError(f"--timeout {timeout}: must be a whole number of seconds >= 1")
+    if timeout is not None and timeout > MAX_TIMEOUT:
+        raise ExportError(f"--timeout {timeout}: at most {MAX_TIMEOUT} seconds")
+    _refuse_empty(
+        ("LOCATION", location),
+        ("--procfile", procfile),
+        ("--formation-file", formation_file),
+        ("--app", app_name),
+        ("--user", user),
+        ("--group", group),
+        ("--shell", shell),
+        ("--root", root),
+        ("--log", log),
+        ("--template", template),
+        ("--env-mode", env_mode),
+        ("--image", image),
+        ("--destdir", destdir),
+        ("--manifest", manifest),
+        *(("--env", name) for name in env or ()),
+    )
     options = Options(
         procfile=procfile,
         formation_file=formation_file,
@@ -273,6 +292,13 @@ def check(
     findings = check_inputs(options, Path.cwd())
     sys.stdout.write(findings_json(findings) if output == "json" else findings_text(findings))
     return exit_status(findings)
+
+
+def _refuse_empty(*given: tuple[str, str | None]) -> None:
+    """An option given as '' (an unset variable in a script, say) is an error, not a default."""
+    for name, value in given:
+        if value == "":
+            raise ExportError(f"{name} is empty: give a value, or leave it out for the default")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -16,7 +17,16 @@ from exporter.packaging import (
     without_owners,
 )
 from exporter.plan import Plan, build_plan
-from exporter.sync import Action, apply_sync, manifest_name, plan_sync, preview
+from exporter.sync import (
+    Action,
+    Destination,
+    SyncPlan,
+    apply_sync,
+    manifest_name,
+    open_destination,
+    plan_sync,
+    preview,
+)
 
 
 def run_export(
@@ -71,13 +81,20 @@ def run_export(
     )
     check_manifest_is_not_written(target, rendering)
     written = without_owners(rendering) if target.staging is not None else rendering
-    sync = plan_sync(target.directory, written, target.manifest, force)
-    if dry_run:
-        from exporter.report import unified_diff
-
-        sys.stdout.write(unified_diff(sync, color, rendering))
-        return 1 if sync.pending else 0
-    not_owned = apply_sync(sync)
+    default_name = manifest_name(plan.app, format_name)
+    # LOCATION holds only the configuration with --manifest PATH or --destdir: no lock file
+    lock_file = target.manifest == target.directory / default_name
+    with open_destination(target.directory, not dry_run, lock_file) as dest:
+        sync = plan_sync(
+            dest,
+            written,
+            default_name,
+            force,
+            **_manifest_place(target.manifest, target.directory / default_name),
+        )
+        if dry_run:
+            return _show_diff(sync, color, rendering)
+        not_owned = apply_sync(dest, sync)
     # a package build creates nothing outside DESTDIR
     log_steps = [] if target.staging is not None else _prepare_log_dir(plan, format_name)
     if not quiet and target.staging is not None:
@@ -91,7 +108,8 @@ def run_export(
         changed = [c.path for c in sync.changes if c.action is Action.UPDATE]
         removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
         steps = [
-            f"chown {c.owner[0]}{':' + c.owner[1] if c.owner[1] else ''} {location / c.path}"
+            f"chown {shlex.quote(c.owner[0] + (':' + c.owner[1] if c.owner[1] else ''))} "
+            f"{shlex.quote(str(location / c.path))}"
             for c in not_owned
             if c.owner is not None
         ]
@@ -109,6 +127,24 @@ def run_export(
             steps += fmt.next_steps(plan.app, changed, removed)
         sys.stderr.write(summary(sync, steps))
     return 0
+
+
+def _manifest_place(manifest: Path | None, inside: Path) -> dict[str, object]:
+    """plan_sync's manifest arguments: none (--destdir), LOCATION's own, or --manifest PATH."""
+    if manifest is None:
+        return {"no_manifest": True}
+    if manifest == inside:
+        return {}
+    return {"external_manifest": manifest}
+
+
+def _show_diff(sync: SyncPlan, color: bool, rendering: dict | None = None) -> int:
+    """--dry-run: the diff on stdout, the cleanup of an interrupted export on stderr."""
+    from exporter.report import interrupted_note, unified_diff
+
+    sys.stdout.write(unified_diff(sync, color, rendering))
+    sys.stderr.write(interrupted_note(sync))
+    return 1 if sync.pending or sync.interrupted else 0
 
 
 def _prepare_log_dir(plan: Plan, format_name: str) -> list[str]:
@@ -139,20 +175,23 @@ def run_uninstall(
     default_name = manifest_name(app, format_name)
     manifest = destination(location, None, manifest_path, default_name).manifest
     assert manifest is not None  # only --destdir goes without one
-    if not manifest.is_file():
-        shown = manifest if manifest_path is not None else default_name
+    shown = str(manifest) if manifest_path is not None else default_name
+    if not manifest.is_file() or manifest.is_symlink():
         raise ExportError(
             f"nothing to uninstall: no manifest {shown} for app {app!r} and format {format_name!r}",
             str(location),
         )
-    sync = plan_sync(location, {}, manifest, force)
-    if dry_run:
-        from exporter.report import unified_diff
-
-        sys.stdout.write(unified_diff(sync, color))
-        return 1
-    apply_sync(sync)
-    manifest.unlink(missing_ok=True)
+    _check_is_manifest(manifest)
+    with open_destination(location, write=not dry_run) as dest:
+        sync = plan_sync(
+            dest, {}, default_name, force, **_manifest_place(manifest, location / default_name)
+        )
+        if dry_run:
+            _show_diff(sync, color)
+            return 1
+        apply_sync(dest, sync._replace(manifest=None))  # the manifest goes last, below
+        manifest.unlink(missing_ok=True)
+        _forget_location(dest)
     if not quiet:
         from exporter.report import summary
 
@@ -163,3 +202,37 @@ def run_uninstall(
         steps = fmt.uninstall_steps(app, removed)
         sys.stderr.write(summary(sync, steps, always=True))
     return 0
+
+
+def _check_is_manifest(path: Path) -> None:
+    """--uninstall removes the manifest too: never a file that is not one, even with --force."""
+    from exporter.manifest import Unreadable, parse_manifest
+
+    try:
+        parse_manifest(path.read_bytes(), str(path))
+    except Unreadable:
+        raise ExportError(
+            "is not a manifest procexport can read, so there is nothing it can uninstall "
+            "(remove the files by hand)",
+            str(path),
+        ) from None
+    except OSError as exc:
+        raise ExportError(f"cannot read: {exc.strerror}", str(path)) from None
+
+
+def _forget_location(dest: Destination) -> None:
+    """After the last app's uninstall, procexport's own key and lock files go too (a waiting
+    export then locks the removed lock file: uninstalls and exports are not run at once)."""
+    import contextlib
+    import os
+
+    from exporter.secret_digest import KEY_FILE
+    from exporter.sync import LOCK_NAME
+
+    names = os.listdir(dest.fd)
+    if any(name.startswith(".procexport.") and name.endswith(".toml") for name in names):
+        return  # another app's (or format's) manifest: its key and lock stay
+    for name in (KEY_FILE, LOCK_NAME):
+        if name in names:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=dest.fd)

@@ -31,6 +31,8 @@ DEFAULTS = {
 # The process type that runs once per start of the app, before the others (Heroku's release
 # phase); it stands outside the formation.
 RELEASE = "release"
+MAX_TIMEOUT = 2**31 - 1  # seconds: fits every format (systemd usec, C ints, Kubernetes int64)
+MAX_COUNT = 10000  # instances of one type
 
 
 class Options(NamedTuple):
@@ -180,8 +182,15 @@ def load_formation(options: Options, cwd: Path) -> Formation:
             k: EnvVar(k, v, f"{file_label}: process.{entry.name}.env.{k}")
             for k, v in (settings.get("env") or {}).items()
         }
-        user = settings.get("user") or options.user or file.get("user") or app
+        user_given = settings.get("user") or options.user or file.get("user")
+        user = user_given or app
         group = settings.get("group") or options.group or file.get("group")
+        if user_given is None and not ACCOUNT_NAME.fullmatch(user):
+            raise ExportError(
+                f"the app name {app!r} is not a valid user name, and the user defaults to the "
+                "app name: set the user with --user (or `user` in formation.toml), or another "
+                "app name with --app"
+            )
         for what, account in (("user", user), ("group", group)):
             if account is not None and not ACCOUNT_NAME.fullmatch(account):
                 raise ExportError(f"invalid {what} name {account!r}")
@@ -264,6 +273,10 @@ def parse_formation_specs(specs: tuple[str, ...]) -> dict[str, int]:
             if not re.fullmatch(r"[0-9]+", count):
                 raise ExportError(
                     f"--formation {item.strip()!r}: count must be a whole number >= 0"
+                )
+            if int(count) > MAX_COUNT:
+                raise ExportError(
+                    f"--formation {item.strip()!r}: at most {MAX_COUNT} instances per type"
                 )
             counts[name] = int(count)
     return counts

@@ -14,6 +14,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from exporter.errors import ExportError
+from exporter.formation import MAX_COUNT, MAX_TIMEOUT
 from exporter.textfile import read_text
 from exporter.toml_lines import key_line
 
@@ -36,14 +37,21 @@ def _stop_signal(value: object) -> object:
     return value
 
 
+def _non_empty(value: object) -> object:
+    if value == "":
+        raise ValueError("must not be empty")
+    return value
+
+
 EnvValue = Annotated[str, BeforeValidator(_env_value)]
+Text = Annotated[str, BeforeValidator(_non_empty)]  # a name or path: "" is an error
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
-Timeout = Annotated[int, Field(ge=1)]
+Timeout = Annotated[int, Field(ge=1, le=MAX_TIMEOUT)]
 # Seconds between a crash and the restart: at least 1, so a crash loop has a bounded rate.
 RestartDelay = Annotated[int, Field(ge=1, le=3600)]
 StopSignal = Annotated[str, BeforeValidator(_stop_signal)]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 
 class _Strict(BaseModel):
@@ -55,8 +63,8 @@ class _Strict(BaseModel):
 class ProcessSettings(_Strict):
     """[process.T]: how one process type runs; each key beats the app-wide one."""
 
-    user: str | None = None
-    group: str | None = None
+    user: Text | None = None
+    group: Text | None = None
     port: Port | None = None
     timeout: Timeout | None = None
     stop_signal: StopSignal | None = None
@@ -69,28 +77,28 @@ class ProcessSettings(_Strict):
 class KubernetesSettings(_Strict):
     """[kubernetes]: only the kubernetes format reads these."""
 
-    image: str | None = None
-    namespace: str | None = None
+    image: Text | None = None
+    namespace: Text | None = None
     version: Annotated[str, Field(pattern=r"^1\.[0-9]+(\.[0-9]+)?$")] | None = None
 
 
 class FormationFile(_Strict):
     """The whole formation.toml; every key is optional."""
 
-    app: str | None = None
-    procfile: str | None = None
-    root: str | None = None
-    user: str | None = None
-    group: str | None = None
+    app: Text | None = None
+    procfile: Text | None = None
+    root: Text | None = None
+    user: Text | None = None
+    group: Text | None = None
     port: Port | None = None
-    log: str | None = None
+    log: Text | None = None
     timeout: Timeout | None = None
     stop_signal: StopSignal | None = None
     restart_delay: RestartDelay | None = None
-    shell: str | None = None
+    shell: Text | None = None
     login: bool | None = None
     env_mode: Literal["inline", "file"] | None = None
-    env_files: list[str] | None = None
+    env_files: list[Text] | None = None
     env: dict[EnvName, EnvValue] = {}
     formation: dict[str, Count] = {}
     process: dict[str, ProcessSettings] = {}
@@ -103,6 +111,8 @@ def load_formation_file(path: Path, label: str) -> tuple[dict[str, Any], str]:
     text = read_text(path, label)
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ExportError("arrays or tables nested too deeply", label) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         where = re.search(r" \(at line (\d+), column \d+\)$", message)
@@ -110,6 +120,8 @@ def load_formation_file(path: Path, label: str) -> tuple[dict[str, Any], str]:
         raise ExportError(message[: where.start()] if where else message, label, line) from None
     try:
         return FormationFile.model_validate(data).model_dump(), text
+    except RecursionError:
+        raise ExportError("arrays or tables nested too deeply", label) from None
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(part for part in error["loc"] if part != "[key]")

@@ -25,9 +25,6 @@ def destination(
     location: Path, destdir: str | None, manifest: str | None, default_manifest: str
 ) -> Destination:
     """Check the packaging options and say where each thing goes."""
-    for option, value in (("--destdir", destdir), ("--manifest", manifest)):
-        if value == "":
-            raise ExportError(f"{option}: give a path, not an empty string")
     manifest_path = Path(os.path.abspath(manifest)) if manifest is not None else None
     if destdir is None:
         default = location / default_manifest

@@ -50,6 +50,14 @@ def _change_diff(change: Change, color: bool, reader: Reader | None = None) -> s
     return "".join(painted)
 
 
+def interrupted_note(plan: SyncPlan) -> str:
+    """For --dry-run: the cleanup an export would do first (an interrupted one's journal)."""
+    return "".join(
+        f"procexport: {plan.location}: an interrupted export ({name}) will be cleaned up first\n"
+        for name in plan.interrupted
+    )
+
+
 def summary(plan: SyncPlan, next_steps: list[str], always: bool = False) -> str:
     """The counts, then the next steps when anything changed (or `always`)."""
     counts = ", ".join(

@@ -4,11 +4,20 @@ Like a Terraform plan, the change is computed as data first (`plan_sync`), then 
 (`--dry-run`) or applied (`apply_sync`). Only files listed in the manifest are ever removed, and
 a file procexport did not write, or that changed since it wrote it, is never overwritten or
 removed without --force.
+
+Under faults (exporter/journal.py holds the write itself):
+- Containment: below LOCATION every path is resolved one component at a time from a directory
+  file descriptor, with O_NOFOLLOW, so nothing is read, written or removed through a symbolic
+  link. A link where procexport must go is refused; --force replaces the link, never its target.
+- One writer: `.procexport.lock` in LOCATION is flock'ed for the whole export (shared for a dry
+  run); it is never removed.
+- All or nothing, crash recovery: see exporter/journal.py.
 """
 
 from __future__ import annotations
 
-import itertools
+import contextlib
+import errno
 import os
 import stat
 from enum import Enum
@@ -17,10 +26,25 @@ from typing import NamedTuple
 
 from exporter.errors import ExportError
 from exporter.formats import Rendering
+from exporter.manifest import (
+    Recorded,
+    Unreadable,
+    file_digest,
+    is_recorded,
+    is_safe_relative,
+    manifest_bytes,
+    manifest_name,
+    parse_manifest,
+)
 from exporter.private_view import shown_text
-from exporter.secret_digest import keyed_digest, manifest_digest, save_new_key
+from exporter.secret_digest import keyed_digest
 
-_TEMPORARY = itertools.count()
+__all__ = ["Action", "Change", "SyncPlan", "apply_sync", "manifest_name", "plan_sync", "preview"]
+
+LOCK_NAME = ".procexport.lock"
+LOCK_TIMEOUT = 60.0  # seconds a second export waits for the first (PROCEXPORT_LOCK_TIMEOUT)
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+LINK_MODE = 0o120000  # git's mode for a symbolic link, as diffs show it
 
 
 class Action(Enum):
@@ -30,27 +54,28 @@ class Action(Enum):
     KEEP = "unchanged"
 
 
-class Recorded(NamedTuple):
-    """A file as the manifest remembers writing it."""
-
-    sha256: str
-    mode: int
-
-
 class Change(NamedTuple):
     path: str  # relative to LOCATION, '/'-separated
     action: Action
-    old_text: bytes | None  # what is there now (None: nothing)
+    old_text: bytes | None  # what is there now (None: nothing; a link: its target)
     new_text: bytes | None  # what will be there (None: removed)
-    old_mode: int | None
+    old_mode: int | None  # permission bits; LINK_MODE | bits for a symbolic link
     new_mode: int | None
     owner: tuple[str, str | None] | None = None  # who must be able to read it (env files)
 
 
 class SyncPlan(NamedTuple):
     location: Path
-    manifest: Path | None  # where the manifest is kept; None: no manifest (--destdir)
+    manifest_name: str  # the manifest's name in LOCATION (and its journal's, whatever happens)
     changes: tuple[Change, ...]
+    manifest: bytes | None = None  # the new manifest, None when it stays as it is (or none)
+    manifest_exists: bool = False
+    make_dirs: tuple[tuple[str, bool], ...] = ()  # (directory, replaces a link), parents first
+    prune_dirs: tuple[str, ...] = ()  # left empty by removals: removed, deepest first
+    interrupted: tuple[str, ...] = ()  # journals of killed exports, cleaned up first
+    # --manifest PATH: the manifest kept outside LOCATION, written once LOCATION is committed
+    external_manifest: Path | None = None
+    key_dir: Path | None = None  # where the key of keyed digests lives (beside the manifest)
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -65,108 +90,419 @@ def preview(rendering: Rendering) -> str:
     return "".join(f"==> {path} <==\n{shown_text(file)}" for path, file in rendering.items())
 
 
-def manifest_name(app: str, format_name: str) -> str:
-    return f".procexport.{app}.{format_name}.toml"
+class Node(NamedTuple):
+    """What is at a path inside LOCATION."""
+
+    kind: str  # "missing", "file", "link", "dir", "other"
+    text: bytes | None = None  # a file's bytes, a link's target
+    mode: int | None = None
 
 
-def plan_sync(location: Path, rendering: Rendering, manifest: Path | None, force: bool) -> SyncPlan:
+class Blocked(NamedTuple):
+    """A parent directory that is not a plain directory."""
+
+    prefix: str  # relative path of the component
+    kind: str  # "link", "file" (not a directory), "missing"
+
+
+class Destination:
+    """LOCATION opened as a directory, locked, with interrupted exports cleaned up (or, for a
+    dry run, seen as they will be once cleaned up)."""
+
+    def __init__(self, location: Path, fd: int | None, created: bool):
+        self.location = location
+        self.fd = fd
+        self.created = created
+        self.lock_fd: int | None = None
+        self.overlay: dict[str, str | None] = {}  # path -> backup holding it, None: absent
+        self.overlay_links: set[str] = set()  # directories that will be links again
+        self.interrupted: tuple[str, ...] = ()
+
+    def __enter__(self) -> Destination:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is not None and self.created and self.fd is not None:
+            # A first export that failed leaves no LOCATION behind (only the lock was made).
+            for remove in (lambda: os.unlink(LOCK_NAME, dir_fd=self.fd), self._remove_location):
+                with contextlib.suppress(OSError):  # no lock file (a staging tree), not empty
+                    remove()
+        for fd in (self.lock_fd, self.fd):
+            if fd is not None:
+                os.close(fd)
+
+    def _remove_location(self) -> None:
+        os.rmdir(self.location)
+
+    def path(self, relative: str) -> str:
+        """How to name a path inside LOCATION to the user."""
+        return os.path.join(self.location, relative)
+
+    def open_dir(self, parts: list[str]) -> int:
+        """LOCATION/parts as a directory fd, never following a link; OSError otherwise.
+        The caller closes it unless it is self.fd."""
+        assert self.fd is not None
+        fd = self.fd
+        try:
+            for part in parts:
+                inner = os.open(part, DIR_FLAGS, dir_fd=fd)
+                if fd != self.fd:
+                    os.close(fd)
+                fd = inner
+        except BaseException:
+            if fd != self.fd:
+                os.close(fd)
+            raise
+        return fd
+
+    def close(self, fd: int) -> None:
+        if fd != self.fd:
+            os.close(fd)
+
+    def inspect(self, relative: str) -> Node | Blocked:
+        """What is at `relative`, read without following any link inside LOCATION."""
+        parts = relative.split("/")
+        if self.overlay_links:
+            for index in range(1, len(parts)):
+                if "/".join(parts[:index]) in self.overlay_links:
+                    return Blocked("/".join(parts[:index]), "link")
+        if relative in self.overlay:
+            backup = self.overlay[relative]
+            return Node("missing") if backup is None else self._node(self.fd, backup, relative)
+        if self.fd is None:
+            return Blocked("", "missing")
+        fd = self.fd
+        try:
+            for index, part in enumerate(parts[:-1]):
+                try:
+                    info = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    return Blocked("/".join(parts[: index + 1]), "missing")
+                if not stat.S_ISDIR(info.st_mode):
+                    kind = "link" if stat.S_ISLNK(info.st_mode) else "file"
+                    return Blocked("/".join(parts[: index + 1]), kind)
+                inner = os.open(part, DIR_FLAGS, dir_fd=fd)
+                if fd != self.fd:
+                    os.close(fd)
+                fd = inner
+            return self._node(fd, parts[-1], relative)
+        except OSError as exc:
+            raise _read_error(exc, self.path(relative)) from None
+        finally:
+            if fd != self.fd:
+                os.close(fd)
+
+    def _node(self, fd: int | None, name: str, relative: str) -> Node:
+        try:
+            return self._read_node(fd, name)
+        except FileNotFoundError:
+            return Node("missing")
+        except OSError as exc:
+            raise _read_error(exc, self.path(relative)) from None
+
+    @staticmethod
+    def _read_node(fd: int | None, name: str) -> Node:
+        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        if stat.S_ISLNK(info.st_mode):
+            target = os.readlink(name, dir_fd=fd)
+            return Node("link", os.fsencode(target), LINK_MODE | stat.S_IMODE(info.st_mode))
+        if stat.S_ISDIR(info.st_mode):
+            return Node("dir")
+        if not stat.S_ISREG(info.st_mode):
+            return Node("other")
+        # O_NONBLOCK: if it was swapped for a FIFO meanwhile, do not hang
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        with open(os.open(name, flags, dir_fd=fd), "rb", closefd=True) as current:
+            info = os.fstat(current.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return Node("other")
+            return Node("file", current.read(), stat.S_IMODE(info.st_mode))
+
+
+def open_destination(location: Path, write: bool, lock_file: bool = True) -> Destination:
+    """LOCATION, created when missing (unless only reading), locked, recovered. Without
+    `lock_file` (a package's staging tree, where a lock file would ship) LOCATION's own
+    directory descriptor is locked instead."""
+    try:
+        info = os.stat(location)
+    except FileNotFoundError:
+        if os.path.islink(location):
+            raise ExportError(
+                "is a symbolic link to something that does not exist: fix or remove the link",
+                str(location),
+            ) from None
+        info = None
+    except NotADirectoryError:
+        raise ExportError(
+            "cannot be a directory: a parent of it is a file", str(location)
+        ) from None
+    except OSError as exc:
+        raise ExportError(f"cannot use this directory: {exc.strerror}", str(location)) from None
+    if info is not None and not stat.S_ISDIR(info.st_mode):
+        raise ExportError("is not a directory", str(location))
+    if info is None and not write:
+        return Destination(location, None, created=False)
+    created = False
+    if info is None:
+        try:
+            os.makedirs(location)
+        except OSError as exc:
+            raise ExportError(f"cannot create: {exc.strerror}", str(location)) from None
+        created = True
+    try:
+        fd = os.open(location, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ExportError(f"cannot open: {exc.strerror}", str(location)) from None
+    dest = Destination(location, fd, created)
+    with _cleanup_on_error(dest):
+        dest.lock_fd = _lock(dest, write, lock_file)
+        from exporter.journal import recover, rollback_view
+
+        if write:
+            recover(dest)
+        else:
+            dest.overlay, dest.overlay_links, dest.interrupted = rollback_view(dest)
+    return dest
+
+
+class _cleanup_on_error:
+    def __init__(self, dest: Destination):
+        self.dest = dest
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is not None:
+            self.dest.__exit__(kind, value, traceback)
+
+
+def _lock(dest: Destination, write: bool, lock_file: bool = True) -> int | None:
+    """flock LOCATION/.procexport.lock: exclusive to write, shared to read; wait a bounded time."""
+    import fcntl
+    import time
+
+    flags = os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_RDWR | os.O_CREAT if write else os.O_RDONLY)
+    try:
+        if lock_file:
+            fd = os.open(LOCK_NAME, flags, 0o644, dir_fd=dest.fd)
+        else:
+            fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dest.fd)
+    except FileNotFoundError:
+        return None  # a dry run where nothing was ever written
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ExportError(_LINK_MESSAGE, dest.path(LOCK_NAME)) from None
+        if not write and exc.errno == errno.EACCES:
+            return None  # a dry run by someone who may not write here either
+        raise ExportError(f"cannot open the lock: {exc.strerror}", dest.path(LOCK_NAME)) from None
+    try:
+        timeout = float(os.environ.get("PROCEXPORT_LOCK_TIMEOUT") or LOCK_TIMEOUT)
+    except ValueError:
+        raise ExportError("PROCEXPORT_LOCK_TIMEOUT: must be a number of seconds") from None
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if write else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise ExportError(
+                    f"another procexport is writing into this directory (it holds {LOCK_NAME}; "
+                    f"waited {timeout:g} seconds): try again when it has finished",
+                    str(dest.location),
+                ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+
+_LINK_MESSAGE = (
+    "is a symbolic link inside LOCATION; procexport never reads or writes through one "
+    "(remove the link, or use --force to replace the link itself)"
+)
+
+
+def _read_error(exc: OSError, path: str) -> ExportError:
+    if exc.errno == errno.ENAMETOOLONG:
+        return ExportError("file name too long for the file system: use a shorter name", path)
+    if exc.errno == errno.ELOOP:
+        return ExportError(_LINK_MESSAGE, path)
+    return ExportError(f"cannot read: {exc.strerror}", path)
+
+
+def plan_sync(
+    dest: Destination,
+    rendering: Rendering,
+    manifest: str,
+    force: bool,
+    *,
+    external_manifest: Path | None = None,
+    no_manifest: bool = False,
+) -> SyncPlan:
     """What writing `rendering` into LOCATION would change; refusals raise ExportError.
 
-    Without a manifest nothing is removed, and a file that differs is never overwritten
-    without --force: nothing shows that procexport wrote it."""
-    if location.exists() and not location.is_dir():
-        raise ExportError("is not a directory", str(location))
-    recorded = _read_manifest(manifest, force) if manifest is not None else None
-    # the key of the manifest's keyed digests lives beside the manifest; refused before any write
-    if manifest is not None and any(file.private for file in rendering.values()):
-        keyed_digest(manifest.parent, b"")
+    The manifest is LOCATION/`manifest`, or `external_manifest` (--manifest PATH), or none
+    (`no_manifest`, --destdir): then nothing is removed, and a file that differs is never
+    overwritten without --force, since nothing shows that procexport wrote it."""
+    recorded: dict[str, Recorded] | None
+    if no_manifest:
+        recorded, old_manifest = None, None
+    elif external_manifest is not None:
+        recorded, old_manifest = _read_external_manifest(external_manifest, force)
+    else:
+        recorded, old_manifest = _read_manifest(dest, manifest, force)
+    key_dir = None
+    if not no_manifest:
+        key_dir = external_manifest.parent if external_manifest is not None else dest.location
+        if any(file.private for file in rendering.values()):
+            keyed_digest(key_dir, b"")  # a key that cannot be used is refused before any write
     changes: list[Change] = []
+    make_dirs: dict[str, bool] = {}
     for relative, file in rendering.items():
-        _check_relative(relative)
+        if not is_safe_relative(relative):
+            if is_safe_relative(relative, limits=False):
+                raise ExportError(
+                    "file name too long for the file system: use a shorter name",
+                    dest.path(relative),
+                )
+            raise ExportError(f"unsafe path {relative!r} in a rendering")
         new_text = file.text.encode("utf-8")
-        current = _current(location, relative)
-        if current is None:
+        node = dest.inspect(relative)
+        if isinstance(node, Blocked):
+            _plan_dirs(dest, relative, node, make_dirs, force)
+            node = Node("missing")
+        if node.kind == "missing":
             changes.append(
                 Change(relative, Action.CREATE, None, new_text, None, file.mode, file.owner)
             )
             continue
-        old_text, old_mode = current
-        if old_text == new_text and old_mode == file.mode:
-            changes.append(Change(relative, Action.KEEP, old_text, new_text, old_mode, file.mode))
-            continue
-        if old_text != new_text and not force:
-            _refuse_unless_ours(
-                location, manifest, relative, recorded, old_text, old_mode, "overwrite"
+        if node.kind == "dir":
+            raise ExportError(
+                "is a directory where procexport must write a file", dest.path(relative)
             )
+        if node.kind == "other":
+            raise ExportError("is not a regular file; refusing to replace it", dest.path(relative))
+        if node.kind == "link" and not force:
+            raise ExportError(_LINK_MESSAGE, dest.path(relative))
+        if node.kind == "file" and node.text == new_text and node.mode == file.mode:
+            changes.append(Change(relative, Action.KEEP, node.text, new_text, node.mode, file.mode))
+            continue
+        if node.kind == "file" and not force:
+            _refuse_unless_ours(dest, relative, recorded, node, "overwrite", key_dir)
         changes.append(
-            Change(relative, Action.UPDATE, old_text, new_text, old_mode, file.mode, file.owner)
+            Change(relative, Action.UPDATE, node.text, new_text, node.mode, file.mode, file.owner)
         )
+    prune: set[str] = set()
     for relative in sorted(set(recorded or ()) - set(rendering)):
-        current = _current(location, relative)
-        if current is None:
+        node = dest.inspect(relative)
+        if isinstance(node, Blocked):
+            if node.kind == "link" and not force:
+                raise ExportError(_LINK_MESSAGE, dest.path(node.prefix))
+            continue  # gone, or behind a link --force lets go of: nothing of ours to remove
+        if node.kind in ("missing", "dir", "other"):
             continue
-        old_text, old_mode = current
+        if node.kind == "link" and not force:
+            raise ExportError(_LINK_MESSAGE, dest.path(relative))
+        if node.kind == "file" and not force:
+            _refuse_unless_ours(dest, relative, recorded, node, "remove", key_dir)
+        changes.append(Change(relative, Action.REMOVE, node.text, None, node.mode, None))
+        parent = relative.rpartition("/")[0]
+        while parent:
+            prune.add(parent)
+            parent = parent.rpartition("/")[0]
+    new_manifest = None
+    if key_dir is not None:
+        written = {
+            c.path: Recorded(file_digest(c.new_text, c.new_mode, key_dir), c.new_mode)
+            for c in changes
+            if c.new_text is not None and c.new_mode is not None
+        }
+        new_manifest = manifest_bytes(written)
+    return SyncPlan(
+        dest.location,
+        manifest,
+        tuple(changes),
+        manifest=None if new_manifest == old_manifest else new_manifest,
+        external_manifest=external_manifest,
+        key_dir=key_dir,
+        manifest_exists=old_manifest is not None,
+        make_dirs=tuple(make_dirs.items()),
+        prune_dirs=tuple(sorted(prune, key=lambda d: (-d.count("/"), d))),
+        interrupted=dest.interrupted,
+    )
+
+
+def _plan_dirs(
+    dest: Destination, relative: str, blocked: Blocked, make_dirs: dict[str, bool], force: bool
+) -> None:
+    """The directories to create for `relative` below a component that is not a directory."""
+    if blocked.kind == "file":
+        raise ExportError(
+            "is a file where procexport needs a directory: move it away", dest.path(blocked.prefix)
+        )
+    if blocked.kind == "link":
         if not force:
-            _refuse_unless_ours(
-                location, manifest, relative, recorded, old_text, old_mode, "remove"
-            )
-        changes.append(Change(relative, Action.REMOVE, old_text, None, old_mode, None))
-    return SyncPlan(location, manifest, tuple(changes))
+            raise ExportError(_LINK_MESSAGE, dest.path(blocked.prefix))
+        make_dirs.setdefault(blocked.prefix, True)
+    parts = relative.split("/")[:-1]
+    start = blocked.prefix.count("/") + 1 if blocked.prefix else 0
+    for index in range(start, len(parts) + 1):
+        prefix = "/".join(parts[:index])
+        if prefix:
+            make_dirs.setdefault(prefix, False)
 
 
-def apply_sync(plan: SyncPlan) -> list[Change]:
-    """All or nothing: every new file goes to a temporary first; only when all are written are
-    they renamed into place, stale files removed, and the manifest written last.
+def apply_sync(dest: Destination, plan: SyncPlan) -> list[Change]:
+    """Apply the plan through the journal: all or nothing, recoverable after a kill.
 
     Returns the written files whose owner could not be set (not root, or no such account)."""
-    location = plan.location
-    created_location = not location.exists()
-    staged: list[tuple[str, str]] = []
-    manifest_temp = ""
-    not_owned: list[Change] = []
-    try:
-        location.mkdir(parents=True, exist_ok=True)
-        for change in plan.pending:
-            if change.new_text is not None and change.new_mode is not None:
-                temporary = _stage(location, change.new_text, change.new_mode)
-                staged.append((temporary, os.path.join(location, change.path)))
-                if change.owner is not None and not _give(temporary, change.owner):
-                    not_owned.append(change)
-        if plan.manifest is not None:  # beside it: the rename must not cross file systems
-            plan.manifest.parent.mkdir(parents=True, exist_ok=True)
-            manifest_text = _manifest_text(plan.changes, plan.manifest.parent)
-            save_new_key(plan.manifest.parent)  # the key of its keyed digests, if made now
-            manifest_temp = _stage(plan.manifest.parent, manifest_text, 0o644)
-    except OSError as exc:
-        for temporary, _ in staged:
-            os.unlink(temporary)
-        if created_location:
-            _remove_empty_dirs(location, stop=location.parent)
-        raise ExportError(f"cannot write: {exc.strerror}", exc.filename or str(location)) from None
-    try:
-        made = {str(location)}
-        for temporary, target in staged:
-            parent = os.path.dirname(target)
-            if parent not in made:
-                os.makedirs(parent, exist_ok=True)
-                made.add(parent)
-            os.replace(temporary, target)
-        for change in plan.pending:
-            if change.action is Action.REMOVE:
-                target = location / change.path
-                target.unlink(missing_ok=True)
-                _remove_empty_dirs(target.parent, stop=location)
-        if plan.manifest is not None:
-            os.replace(manifest_temp, plan.manifest)
-    except OSError as exc:
-        raise ExportError(
-            f"failed while renaming into place: {exc.strerror}", exc.filename or str(location)
-        ) from None
+    from exporter.journal import write_through_journal
+    from exporter.secret_digest import save_new_key
+
+    if plan.key_dir is not None and plan.manifest is not None:
+        try:
+            if plan.external_manifest is not None:  # the key lives beside the manifest
+                plan.key_dir.mkdir(parents=True, exist_ok=True)
+            save_new_key(plan.key_dir)  # the key of its keyed digests, if this export made it
+        except OSError as exc:
+            raise ExportError(
+                f"cannot write the key: {exc.strerror}; nothing was changed", str(plan.key_dir)
+            ) from None
+    if plan.external_manifest is None:
+        return write_through_journal(dest, plan)
+    not_owned = write_through_journal(dest, plan._replace(manifest=None))
+    if plan.manifest is not None:
+        _write_external_manifest(plan.external_manifest, plan.manifest)
     return not_owned
 
 
-def _give(path: str, owner: tuple[str, str | None]) -> bool:
-    """chown to the account that must read the file, when we may and it exists here."""
+def _write_external_manifest(path: Path, data: bytes) -> None:
+    """--manifest PATH, once LOCATION is committed: a temporary beside it, then renamed."""
+    temporary = path.with_name(f".{path.name}.procexport-tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        handle = os.open(temporary, flags, 0o644)
+        try:
+            with open(handle, "wb", closefd=True) as out:
+                os.fchmod(out.fileno(), 0o644)
+                out.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ExportError(
+            f"the files were written, but not the manifest: {exc.strerror}; export again once "
+            "this is fixed",
+            str(path),
+        ) from None
+
+
+def give(fd: int, owner: tuple[str, str | None]) -> bool:
+    """fchown to the account that must read the file, when we may and it exists here."""
     import grp
     import pwd
 
@@ -179,150 +515,85 @@ def _give(path: str, owner: tuple[str, str | None]) -> bool:
     except KeyError:
         return False
     try:
-        os.chown(path, account.pw_uid, gid)
+        os.fchown(fd, account.pw_uid, gid)
     except OSError:  # a user namespace without that id, say: left to the operator
         return False
     return True
 
 
-def _stage(location: Path, content: bytes, mode: int) -> str:
-    """A new temporary file in LOCATION holding `content` with `mode`.
-
-    Named by pid and a counter and created with O_EXCL, as tempfile.mkstemp does, without
-    its random name generator, which was a third of the time of a 10,000-file export."""
-    while True:
-        path = os.path.join(location, f".procexport-tmp-{os.getpid()}-{next(_TEMPORARY)}")
-        try:
-            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            break
-        except FileExistsError:  # left by a crashed run that had the same pid
-            continue
-    try:
-        os.fchmod(handle, mode)
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-    except OSError:
-        os.unlink(path)
-        raise
-    return path
-
-
-def _remove_empty_dirs(directory: Path, stop: Path) -> None:
-    """Remove `directory` and its parents up to (not including) `stop` while they are empty."""
-    while directory != stop and stop in directory.parents:
-        try:
-            directory.rmdir()
-        except OSError:
-            return
-        directory = directory.parent
-
-
-def _current(location: Path, relative: str) -> tuple[bytes, int] | None:
-    """The bytes and permission bits of a regular file there, None when nothing is there."""
-    path = os.path.join(location, relative)  # not pathlib: this runs once per file
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except NotADirectoryError:
-        raise ExportError("a parent of this path is not a directory", path) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise ExportError("is a directory where procexport must write a file", path)
-    if not stat.S_ISREG(info.st_mode):
-        raise ExportError("is not a regular file (a link?); refusing to replace it", path)
-    try:
-        with open(path, "rb") as current:
-            return current.read(), stat.S_IMODE(info.st_mode)
-    except OSError as exc:
-        raise ExportError(f"cannot read: {exc.strerror}", path) from None
-
-
 def _refuse_unless_ours(
-    location: Path,
-    manifest: Path | None,
+    dest: Destination,
     relative: str,
     recorded: dict[str, Recorded] | None,
-    text: bytes,
-    mode: int,
+    node: Node,
     verb: str,
+    key_dir: Path | None,
 ) -> None:
-    path = str(location / relative)
-    if recorded is None:
+    if recorded is None or key_dir is None:
         raise ExportError(
             f"refusing to {verb} a file that differs, with no manifest to show procexport "
             "wrote it (use --force to replace it)",
-            path,
+            dest.path(relative),
         )
     entry = recorded.get(relative)
     if entry is None:
         raise ExportError(
             f"refusing to {verb} a file procexport did not write (use --force to take it over)",
-            path,
+            dest.path(relative),
         )
-    key_dir = manifest.parent if manifest is not None else location
-    if manifest_digest(key_dir, text, entry.mode) != entry.sha256 or mode != entry.mode:
+    if not is_recorded(entry, node.text or b"", node.mode or 0, key_dir):
         raise ExportError(
             f"refusing to {verb} a file that was edited since procexport wrote it "
             "(use --force to discard the edit)",
-            path,
+            dest.path(relative),
         )
 
 
-def _read_manifest(path: Path, force: bool) -> dict[str, Recorded]:
+def _read_manifest(
+    dest: Destination, name: str, force: bool
+) -> tuple[dict[str, Recorded], bytes | None]:
+    """The recorded files and the manifest's bytes (None when there is none)."""
+    node = dest.inspect(name)
+    if isinstance(node, Blocked) or node.kind == "missing":
+        return {}, None
+    if node.kind != "file" or node.text is None:
+        if force:
+            return {}, b""
+        if node.kind == "link":
+            raise ExportError(_LINK_MESSAGE, dest.path(name))
+        raise ExportError("is not a regular file; refusing to read it", dest.path(name))
     try:
-        text = path.read_text(encoding="utf-8")
+        return parse_manifest(node.text, dest.path(name)), node.text
+    except Unreadable:
+        if force:
+            return {}, node.text
+        raise ExportError(
+            "is not a manifest procexport can read (use --force to start a new one)",
+            dest.path(name),
+        ) from None
+
+
+def _read_external_manifest(path: Path, force: bool) -> tuple[dict[str, Recorded], bytes | None]:
+    """--manifest PATH: the recorded files and its bytes (None when there is none yet)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        with open(os.open(path, flags), "rb", closefd=True) as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ExportError("is not a regular file; refusing to read it", str(path))
+            data = handle.read()
     except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError):
-        return _unreadable_manifest(path, force)
-    import tomllib  # only needed from the second export on
-
+        return {}, None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ExportError(
+                "is a symbolic link; refusing to read a manifest through it", str(path)
+            ) from None
+        raise ExportError(f"cannot read: {exc.strerror}", str(path)) from None
     try:
-        data = tomllib.loads(text)
-        recorded = {}
-        for name, entry in data["files"].items():
-            _check_relative(name)
-            mode, digest = entry.split(" ")
-            recorded[name] = Recorded(digest, int(mode, 8))
-        return recorded
-    except (tomllib.TOMLDecodeError, AttributeError, KeyError, TypeError, ValueError):
-        return _unreadable_manifest(path, force)
-
-
-def _unreadable_manifest(path: Path, force: bool) -> dict[str, Recorded]:
-    """--force starts a new manifest; otherwise a manifest we cannot read is an error."""
-    if force:
-        return {}
-    raise ExportError(
-        "is not a manifest procexport can read (use --force to start a new one)", str(path)
-    )
-
-
-def _manifest_text(changes: tuple[Change, ...], key_dir: Path) -> bytes:
-    """The manifest after the change: every file that will be there, with mode and hash."""
-    import tomli_w
-
-    written = {
-        c.path: Recorded(manifest_digest(key_dir, c.new_text, c.new_mode), c.new_mode)
-        for c in changes
-        if c.new_text is not None and c.new_mode is not None
-    }
-    body = tomli_w.dumps(
-        {
-            "files": {
-                name: f"{entry.mode:04o} {entry.sha256}" for name, entry in sorted(written.items())
-            }
-        }
-    )
-    header = (
-        "# Written by procexport: the files it wrote in this directory for one app and format,\n"
-        "# each with its mode and SHA-256. procexport removes only files listed here, and\n"
-        "# refuses to touch them once edited.\n"
-    )
-    return (header + body).encode("utf-8")
-
-
-def _check_relative(relative: str) -> None:
-    """A path inside LOCATION: relative, no empty, '.' or '..' parts."""
-    if any(part in ("", ".", "..") for part in relative.split("/")):
-        raise ExportError(f"unsafe path {relative!r} in a rendering or manifest")
+        return parse_manifest(data, str(path)), data
+    except Unreadable:
+        if force:
+            return {}, data
+        raise ExportError(
+            "is not a manifest procexport can read (use --force to start a new one)", str(path)
+        ) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from exporter.errors import ExportError
 def read_text(path: Path, label: str) -> str:
     """The file's text, or an ExportError naming `label` (the path as the user wrote it)."""
     try:
-        data = path.read_bytes()
+        data = _read_regular_file(path, label)
     except FileNotFoundError:
         raise ExportError("no such file", label) from None
     except IsADirectoryError:
@@ -26,6 +28,22 @@ def read_text(path: Path, label: str) -> str:
     if "\x00" in text:
         raise ExportError("contains a NUL byte", label, text.count("\n", 0, text.index("\x00")) + 1)
     return text.removeprefix("\ufeff")
+
+
+def _read_regular_file(path: Path, label: str) -> bytes:
+    """The bytes of a regular file; a FIFO, device or socket is refused before it is opened
+    for reading (and opened without blocking, in case it was swapped in meanwhile)."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            raise IsADirectoryError
+        raise ExportError("is not a regular file (a FIFO, device or socket?): give a file", label)
+    handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(handle, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise ExportError(
+                "is not a regular file (a FIFO, device or socket?): give a file", label
+            )
+        return stream.read()
 
 
 def numbered_lines(text: str) -> Iterator[tuple[int, str]]:

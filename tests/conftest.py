@@ -94,11 +94,14 @@ def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def read_tree(directory: Path, manifests: bool = False) -> dict[str, str]:
-    """Every file under a directory by relative path; procexport's manifests only if asked."""
+    """Every file under a directory by relative path; procexport's manifests only if asked
+    (never its lock file, which is empty and only keeps two exports apart)."""
     return {
         str(path.relative_to(directory)): path.read_bytes().decode("utf-8")
         for path in sorted(directory.rglob("*"))
-        if path.is_file() and (manifests or not path.name.startswith(".procexport."))
+        if path.is_file()
+        and path.name != ".procexport.lock"
+        and (manifests or not path.name.startswith(".procexport."))
     }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import INIT_FORMATS, read_tree, snapshot, write_app
 
-import exporter.sync
+import exporter.journal
 
 PROCFILE = "web: serve\nworker: work\nclock: tick\n"
 
@@ -179,16 +179,16 @@ def test_a_failure_while_staging_leaves_location_exactly_as_it_was(
     out = tmp_path / "out"
     export(procexport, shop, "systemd", out)
     before = snapshot(out)
-    real_stage = exporter.sync._stage
+    real_stage = exporter.journal._stage
     calls = []
 
-    def failing_stage(location, content, mode):
+    def failing_stage(root, temp, change):
         calls.append(1)
         if len(calls) == 3:
-            raise OSError(28, "No space left on device", str(location / "x"))
-        return real_stage(location, content, mode)
+            raise OSError(28, "No space left on device", temp)
+        return real_stage(root, temp, change)
 
-    monkeypatch.setattr(exporter.sync, "_stage", failing_stage)
+    monkeypatch.setattr(exporter.journal, "_stage", failing_stage)
     result = export(procexport, shop, "systemd", out, "-m", "all=3")
     assert result.status == 2
     assert "No space left on device" in result.stderr
@@ -198,10 +198,10 @@ def test_a_failure_while_staging_leaves_location_exactly_as_it_was(
 def test_a_failed_first_export_does_not_leave_a_new_location_behind(
     procexport, shop, tmp_path, monkeypatch
 ):
-    def failing_stage(location, content, mode):
-        raise OSError(28, "No space left on device", str(location))
+    def failing_stage(root, temp, change):
+        raise OSError(28, "No space left on device", temp)
 
-    monkeypatch.setattr(exporter.sync, "_stage", failing_stage)
+    monkeypatch.setattr(exporter.journal, "_stage", failing_stage)
     out = tmp_path / "new" / "units"
     assert export(procexport, shop, "systemd", out).status == 2
     assert not out.exists()
@@ -223,8 +223,10 @@ def test_a_manifest_naming_a_path_outside_location_is_refused(procexport, shop, 
     victim = tmp_path / "victim"
     victim.write_text("keep me")
     (out / ".procexport.shop.systemd.toml").write_text('[files]\n"../victim" = "0644 x"\n')
-    result = export(procexport, shop, "systemd", out, "--force")
+    result = export(procexport, shop, "systemd", out, "-m", "all=0")
     assert result.status == 2
+    assert "is not a manifest procexport can read" in result.stderr
+    assert export(procexport, shop, "systemd", out, "-m", "all=0", "--force").status == 0
     assert victim.read_text() == "keep me"
 
 
@@ -281,7 +283,7 @@ def test_dry_run_shows_mode_changes(procexport, shop, tmp_path):
     out.mkdir()
     (out / "shop.conf").write_bytes((reference / "shop.conf").read_bytes())
     (out / "shop.conf").chmod(0o600)
-    result = procexport("supervisord", str(out), "--dry-run", cwd=shop)
+    result = procexport("supervisord", str(out), "--dry-run", "--force", cwd=shop)
     assert result.status == 1
     assert (
         result.stdout == "diff --procexport a/shop.conf b/shop.conf\nold mode 0600\nnew mode 0644\n"

@@ -126,6 +126,25 @@ def render(
         raise ExportError(f"template error: {exc.message}", exc.filename, exc.lineno) from None
     except jinja2.TemplateError as exc:  # an override that uses what the context lacks
         raise ExportError(f"template error: {exc.message}") from None
+    except UnicodeDecodeError:
+        raise ExportError(
+            "template error: a template is not valid UTF-8", str(template_dir)
+        ) from None
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
+        file, line = _template_frame(exc)  # `{{ 1/0 }}` in an override, say
+        raise ExportError(f"template error: {type(exc).__name__}: {exc}", file, line) from None
+
+
+def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
+    """The innermost template file and line in a traceback (Jinja rewrites its frames)."""
+    found: tuple[str | None, int | None] = (None, None)
+    trace = exc.__traceback__
+    while trace is not None:
+        name = trace.tb_frame.f_code.co_filename
+        if name.endswith(".j2") or (os.path.sep in name and not name.endswith(".py")):
+            found = (name, trace.tb_lineno)
+        trace = trace.tb_next
+    return found
 
 
 def secrets_header(procfile: str) -> str:

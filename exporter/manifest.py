@@ -1,0 +1,126 @@
+"""The manifest: which files procexport wrote into LOCATION for one app and format.
+
+One TOML file per app and format, `.procexport.APP.FORMAT.toml`, versioned like pipx's
+metadata: `version = 2` since the destination became journaled. A manifest without a version
+is version 1 (same `[files]` table) and is upgraded in place by the next export that writes;
+a newer version than this procexport knows is refused, never overwritten, since the
+protection the manifest gives would be lost.
+
+The manifest is read and written as bytes: where it lives (inside LOCATION or elsewhere) is
+the caller's business.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import NamedTuple
+
+from exporter.errors import ExportError
+
+VERSION = 2
+_HEADER = (
+    "# Written by procexport: the files it wrote in this directory for one app and format,\n"
+    "# each with its mode and SHA-256 (keyed for a file others may not read). procexport\n"
+    "# removes only files listed here, and refuses to touch them once edited.\n"
+)
+NAME_MAX = 255  # bytes in one path component (Linux, macOS)
+PATH_MAX = 4096
+
+
+class Recorded(NamedTuple):
+    """A file as the manifest remembers writing it."""
+
+    digest: str
+    mode: int
+
+
+class Unreadable(Exception):
+    """The manifest is damaged: --force may start a new one."""
+
+
+def manifest_name(app: str, format_name: str) -> str:
+    return f".procexport.{app}.{format_name}.toml"
+
+
+def file_digest(content: bytes, mode: int, key_dir: Path | str) -> str:
+    """What the manifest records of a file's content. The one place a digest is computed:
+    SHA-256 of a world-readable file, a keyed digest (`hmac-sha256:HEX`, the key in
+    `key_dir` or PROCEXPORT_SECRET_KEY) of a file others may not read, whose unsalted hash
+    would let anyone confirm a guessed secret."""
+    from exporter.secret_digest import manifest_digest
+
+    return manifest_digest(key_dir, content, mode)
+
+
+def is_recorded(entry: Recorded, content: bytes, mode: int, key_dir: Path | str) -> bool:
+    """Whether a file holding `content` with `mode` is the one the entry remembers. A private
+    file recorded by version 1 (a plain SHA-256) still matches until the next write."""
+    if mode != entry.mode:
+        return False
+    from exporter.formats import is_private
+
+    if entry.digest.startswith("hmac-sha256:") or not is_private(mode):
+        return file_digest(content, mode, key_dir) == entry.digest
+    return hashlib.sha256(content).hexdigest() == entry.digest
+
+
+def parse_manifest(data: bytes, label: str) -> dict[str, Recorded]:
+    """The files a manifest lists. Raises Unreadable for a damaged manifest, ExportError for
+    one written by a newer procexport."""
+    import tomllib  # only needed from the second export on
+
+    try:
+        parsed = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        raise Unreadable from None
+    version = parsed.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise Unreadable
+    if version > VERSION:
+        raise ExportError(
+            f"this manifest has format version {version}, newer than this procexport "
+            f"understands ({VERSION}): export with the procexport that wrote it, or upgrade",
+            label,
+        )
+    files = parsed.get("files")
+    if not isinstance(files, dict) or set(parsed) - {"version", "files"}:
+        raise Unreadable
+    recorded = {}
+    for name, entry in files.items():
+        if not isinstance(entry, str) or not is_safe_relative(name):
+            raise Unreadable
+        mode, _, digest = entry.partition(" ")
+        if len(mode) != 4 or not mode.isdigit() or "8" in mode or "9" in mode or not digest:
+            raise Unreadable
+        recorded[name] = Recorded(digest, int(mode, 8))
+    return recorded
+
+
+def manifest_bytes(files: dict[str, Recorded]) -> bytes:
+    """The manifest listing `files` (relative path -> what was written)."""
+    import tomli_w
+
+    body = tomli_w.dumps(
+        {
+            "version": VERSION,
+            "files": {
+                name: f"{entry.mode:04o} {entry.digest}" for name, entry in sorted(files.items())
+            },
+        }
+    )
+    return (_HEADER + body).encode("utf-8")
+
+
+def is_safe_relative(relative: str, limits: bool = True) -> bool:
+    """A path that stays inside LOCATION: relative, '/'-separated, no empty, '.' or '..'
+    parts, no NUL, and (with `limits`) each part and the whole within the kernel's limits."""
+    if not relative or "\x00" in relative:
+        return False
+    if limits and len(relative.encode("utf-8", "replace")) > PATH_MAX:
+        return False
+    return all(
+        part not in ("", ".", "..")
+        and (not limits or len(part.encode("utf-8", "replace")) <= NAME_MAX)
+        for part in relative.split("/")
+    )
