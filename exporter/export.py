@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,9 @@ def run_export(
         sys.stdout.write(preview(rendering))
         return 0
     sync = plan_sync(location, rendering, manifest_name(plan.app, format_name), force)
+    fmt = get_format(format_name)
+    if fmt.check_removal is not None and not force:
+        fmt.check_removal(location, [c.path for c in sync.changes if c.action is Action.REMOVE])
     if dry_run:
         from exporter.report import unified_diff
 
@@ -52,6 +56,9 @@ def run_export(
             for c in not_owned
             if c.owner is not None
         ]
-        steps += get_format(format_name).next_steps(plan.app, changed, removed)
+        steps += fmt.next_steps(plan.app, changed, removed)
+        if fmt.location_steps is not None:
+            actions = {c.path: c.action.value for c in sync.changes}
+            steps += fmt.location_steps(os.path.abspath(location), actions)
         sys.stderr.write(summary(sync, steps))
     return 0

@@ -18,6 +18,7 @@ _MODULES = {
     "upstart": "exporter.formats.upstart",
     "supervisord": "exporter.formats.supervisord",
     "kubernetes": "exporter.formats.kubernetes",
+    "runit": "exporter.formats.runit",
 }
 FORMAT_NAMES = tuple(_MODULES)
 
@@ -52,6 +53,13 @@ class Format(NamedTuple):
     next_steps: Callable[[str, list[str], list[str]], list[str]]
     # --env-mode file applies: .env values go to an env file the configuration names
     uses_env_files: bool = True
+    # (absolute LOCATION, {path: action value}) -> more steps, for a format whose steps name
+    # files in LOCATION (runit links its service directories into runsvdir's directory)
+    location_steps: Callable[[str, Mapping[str, str]], list[str]] | None = None
+    # (LOCATION, paths a write would remove) -> raises ExportError when removing them now
+    # would strand a running process (runit: runsv needs control/t to stop the app); --force
+    # skips it
+    check_removal: Callable[[Path, list[str]], None] | None = None
 
 
 def get_format(name: str) -> Format:

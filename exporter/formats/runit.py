@@ -1,0 +1,156 @@
+"""runit: a service directory APP-T-N/ per instance, for runsvdir (linked into /etc/service).
+
+Each holds `run` (the app, in a process group of its own), `log/run` (svlogd) and `control/t`
+and `control/k`, which runsv runs instead of signalling only its child: they signal the whole
+process group, and `control/t` leaves a guard that sends SIGKILL after the type's timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+from exporter.errors import ExportError
+from exporter.formats import File, Format, RenderContext, Rendering
+from exporter.formats.shell import main_argv, sh_env_files, shell_quote
+from exporter.plan import Plan
+
+# Where runsvdir looks on Debian (Void Linux: /var/service); next steps link into it.
+SERVICE_DIR = "/etc/service"
+SCRIPT = 0o755
+
+
+def chpst_account(user: str, group: str | None) -> str:
+    """The argument of `chpst -u`: names as `user[:group]`, ids as `:uid:gid`.
+
+    chpst looks a name up in /etc/passwd and /etc/group, and takes numbers only after a
+    leading colon and only for both; anything else it cannot run as is refused."""
+    if not user.isdigit() and (group is None or not group.isdigit()):
+        return user if group is None else f"{user}:{group}"
+    if user.isdigit() and group is not None and group.isdigit():
+        return f":{user}:{group}"
+    raise ExportError(
+        f"runit cannot run as user {user!r}"
+        + (f" and group {group!r}" if group is not None else "")
+        + ": chpst takes a user and group by name, or both as numbers (set a numeric group)"
+    )
+
+
+def render_runit(plan: Plan, context: RenderContext) -> Rendering:
+    files: Rendering = {}
+    for process in plan.processes:
+        account = chpst_account(process.type.user, process.type.group)
+        argv = main_argv(plan.shell, process.type.command, context.env_file_path(process))
+        for instance in process.instances:
+            service = f"{plan.app}-{instance.type}-{instance.number}"
+            values = {
+                "plan": plan,
+                "process": process,
+                "instance": instance,
+                "account": account,
+                "argv": argv,
+                "log_dir": _log_dir(plan, service),
+            }
+            # `run` last: runsvdir may start a runsv on the directory as soon as it appears
+            # (LOCATION used as runsvdir's directory), and runsv looks for log/ only then.
+            for path, template in (
+                ("control/t", "control_t.j2"),
+                ("control/k", "control_k.j2"),
+                ("log/run", "log_run.j2"),
+                ("run", "run.j2"),
+            ):
+                text = context.templates.get_template(template).render(values)
+                files[f"{service}/{path}"] = File(text, mode=SCRIPT)
+    return files | sh_env_files(plan)
+
+
+def _log_dir(plan: Plan, service: str) -> str:
+    """svlogd's directory: LOG/APP-T-N with -l, else ./main beside log/run."""
+    return "./main" if plan.log is None else f"{plan.log}/{service}"
+
+
+def runit_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
+    return []  # every step names a service directory in LOCATION: runit_location_steps
+
+
+def runit_location_steps(location: str, actions: Mapping[str, str]) -> list[str]:
+    """Link new service directories into runsvdir's, restart changed ones, and stop, unlink
+    and delete removed ones (runsv's supervise/ state keeps their directory in LOCATION)."""
+
+    def services(action: str, script: str = "run") -> list[str]:
+        suffix = "/" + script
+        return sorted(
+            path.removesuffix(suffix)
+            for path, done in actions.items()
+            if done == action and path.endswith(suffix) and path.count("/") == script.count("/") + 1
+        )
+
+    created, removed = services("created"), services("removed")
+    restart = services("changed")
+    if any(done == "changed" and "/" not in path for path, done in actions.items()):
+        restart = services("changed") + services("unchanged")  # an env file they all source
+    restart_logs = sorted(set(services("changed", "log/run")) - set(created) - set(removed))
+
+    def linked(names: list[str], suffix: str = "") -> str:
+        return " ".join(f"{SERVICE_DIR}/{name}{suffix}" for name in names)
+
+    steps = []
+    if removed:  # stopped before the export (check_stopped); runsv's state is left
+        steps += [
+            f"rm -f {linked(removed)}",
+            "rm -rf " + " ".join(shell_quote(f"{location}/{name}") for name in removed),
+        ]
+    if created:
+        targets = " ".join(shell_quote(f"{location}/{name}") for name in created)
+        steps.append(f"ln -s {targets} {SERVICE_DIR}/")
+    if restart:
+        steps.append(f"sv restart {linked(sorted(restart))}")
+    if restart_logs:
+        steps.append(f"sv restart {linked(restart_logs, '/log')}")
+    return steps
+
+
+def check_stopped(location: Path, removed: list[str]) -> None:
+    """Refuse to remove the files of a service that runsv still runs: without its control/t,
+    `sv down` would send TERM to the shell in front of the app and leave the app running."""
+    for path in removed:
+        if path.count("/") != 1 or not path.endswith("/run"):
+            continue
+        service = path.removesuffix("/run")
+        pid = _running_pid(location / service)
+        if pid is not None:
+            raise ExportError(
+                f"runsv still runs this instance (pid {pid}), which needs its control/t to "
+                f"stop: run `sv down {SERVICE_DIR}/{service}` first, or use --force",
+                str(location / service),
+            )
+
+
+def _running_pid(service: Path) -> int | None:
+    """The pid in supervise/pid (empty while the service is down), if that process lives."""
+    try:
+        if stat.S_ISLNK(os.lstat(service).st_mode):
+            return None
+        text = (service / "supervise" / "pid").read_text(encoding="ascii").strip()
+        pid = int(text)
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid
+
+
+FORMAT = Format(
+    name="runit",
+    filters={"shell_quote": shell_quote},
+    render=render_runit,
+    next_steps=runit_next_steps,
+    location_steps=runit_location_steps,
+    check_removal=check_stopped,
+)
