@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,14 @@ def export(procexport, app: Path, out: Path, *args: str) -> str:
 
 def services(out: Path) -> list[Path]:
     return sorted(path for path in out.iterdir() if path.is_dir())
+
+
+def log_lines(current: Path, count: int) -> list[str] | None:
+    """svlogd's current file, once it has `count` lines."""
+    if not current.exists():
+        return None
+    lines = current.read_text().splitlines()
+    return lines if len(lines) >= count else None
 
 
 def without_pid(record: dict) -> dict:
@@ -178,40 +188,54 @@ def test_stdout_and_stderr_arrive_in_svlogds_current_file(procexport, tmp_path, 
     current = (logs / "talker-web-1" if log_option else out / "talker-web-1/log/main") / "current"
     with Runsvdir(*services(out)) as runsvdir:
         runsvdir.pid("talker-web-1")
-        lines = wait_until(
-            lambda: (
-                current.exists()
-                and len(current.read_text().splitlines()) >= 2
-                and current.read_text().splitlines()
-            ),
-            "two log lines",
-        )
+        lines = wait_until(lambda: log_lines(current, 2), "two log lines")
     # svlogd -tt: a UTC time stamp, a space, the line
     assert [line.split(" ", 1)[1] for line in lines] == ["out web.1", "err"]
     assert all(line[:4].isdigit() and line[10] == "_" for line in lines)
 
 
-def test_the_app_and_its_log_run_as_the_user_and_group(procexport, tmp_path):
-    app = write_app(tmp_path / "who", "web: id -un; id -gn; exec sleep 1000\n")
+@pytest.mark.parametrize(
+    ("user", "group"), [("nobody", None), ("nobody", "nogroup"), ("65534", "65534")]
+)
+def test_the_app_and_its_log_run_as_the_user_and_group(procexport, tmp_path, user, group):
+    formation = {"user": user} | ({"group": group} if group else {})
+    app = write_app(tmp_path / "who", "web: id -un; id -gn; exec sleep 1000\n", formation)
     out = tmp_path / "out"
-    result = procexport("runit", str(out), "-u", "nobody", cwd=app)
-    assert result.status == 0, result.stderr
-    (out / "who-web-1/run").write_text((out / "who-web-1/run").read_text())  # unchanged
+    assert procexport("runit", str(out), cwd=app).status == 0
     current = out / "who-web-1/log/main/current"
     with Runsvdir(*services(out)) as runsvdir:
         runsvdir.pid("who-web-1")
-        lines = wait_until(
-            lambda: (
-                current.exists()
-                and len(current.read_text().splitlines()) >= 2
-                and current.read_text().splitlines()
-            ),
-            "two log lines",
-        )
+        lines = wait_until(lambda: log_lines(current, 2), "two log lines")
     assert [line.split(" ", 1)[1] for line in lines] == ["nobody", "nogroup"]
-    import pwd
+    owner = current.parent.stat()
+    assert (owner.st_uid, owner.st_gid) == (65534, 65534)
 
-    assert current.parent.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+
+def test_an_account_reads_its_own_0600_env_file(procexport, tmp_path):
+    values = {k: NASTY_VALUES[k] for k in ("DOLLAR", "BOTH", "SPACES", "BACKSLASH")}
+    app = write_app(
+        tmp_path / "who",
+        'web: id -un; printf \'[%s]\\n\' "$DOLLAR" "$BOTH" "$SPACES" "$BACKSLASH"; '
+        "exec sleep 1000\n",
+        {"user": "nobody", "env_mode": "file"},
+        "".join(dotenv_line(k, v) for k, v in values.items()),
+    )
+    out = Path(tempfile.mkdtemp(prefix="runit-out-"))  # under /tmp: nobody can reach it
+    out.chmod(0o755)
+    try:
+        assert procexport("runit", str(out), cwd=app).status == 0
+        env_file = (out / "who.env").stat()
+        assert (env_file.st_uid, env_file.st_mode & 0o777) == (65534, 0o600)
+        current = out / "who-web-1/log/main/current"
+        with Runsvdir(*services(out)) as runsvdir:
+            runsvdir.pid("who-web-1")
+            lines = wait_until(lambda: log_lines(current, 5), "five log lines")
+        assert [line.split(" ", 1)[1] for line in lines] == [
+            "nobody",
+            *(f"[{value}]" for value in values.values()),
+        ]
+    finally:
+        shutil.rmtree(out)
 
 
 def test_a_reexport_and_a_scale_down_after_runsv_ran_need_no_force(procexport, tmp_path):
@@ -335,6 +359,8 @@ def test_chpst_gets_names_or_both_ids(procexport, tmp_path, user, group, argumen
     result = procexport("runit", cwd=app)
     assert f"exec chpst -P -u {argument} env -i" in result.stdout
     assert f"exec chpst -u {argument} svlogd" in result.stdout
+    owner = f"{user}:{group or ''}"
+    assert f"&& chown {owner} ./main ||" in result.stdout
 
 
 @pytest.mark.parametrize(("user", "group"), [("1000", None), ("1000", "staff"), ("shop", "50")])

@@ -50,6 +50,8 @@ def render_runit(plan: Plan, context: RenderContext) -> Rendering:
                 "process": process,
                 "instance": instance,
                 "account": account,
+                # `user:` is the user and their login group, as chpst -u gives the app
+                "owner": f"{process.type.user}:{process.type.group or ''}",
                 "argv": argv,
                 "log_dir": _log_dir(plan, service),
             }
