@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -160,9 +161,35 @@ def test_an_app_that_ignores_the_stop_signal_is_killed_after_the_timeout(procexp
             ),
             "the shell and its sleep",
         )
+        started = time.monotonic()
         runsvdir.sv("-w", "15", "stop", str(runsvdir.dir / "stubborn-web-1"))
         wait_until(lambda: not group & set(process_table()), "the group to be killed", 15)
+        assert time.monotonic() - started >= 0.9  # not before the timeout
         assert runsvdir.status("stubborn-web-1").startswith("down:")
+
+
+def test_sv_kill_kills_the_whole_group_and_runsv_starts_it_again(procexport, tmp_path):
+    app = probe_app(tmp_path, {"web": f"cd / && {PROBE_COMMAND} web --wait"}, {})
+    out = tmp_path / "out"
+    export(procexport, app, out)
+    with Runsvdir(*services(out)) as runsvdir:
+        leader = runsvdir.pid("probeapp-web-1")
+        (first,) = records(tmp_path / "probe-web.1.jsonl", 1)
+        assert first["pid"] != leader and os.getpgid(first["pid"]) == leader
+        runsvdir.sv("kill", str(runsvdir.dir / "probeapp-web-1"))
+        _, second = records(tmp_path / "probe-web.1.jsonl", 2)
+        assert second["event"] == "start"  # no signal record: SIGKILL, to the app too
+        assert not {p for p, (_, g, _) in process_table().items() if g == leader}
+
+
+def test_a_crashing_app_is_restarted_again_and_again(procexport, tmp_path):
+    app = write_app(tmp_path / "crash", "web: echo started $PS; exit 3\n")
+    out = tmp_path / "out"
+    export(procexport, app, out)
+    current = out / "crash-web-1/log/main/current"
+    with Runsvdir(*services(out)):
+        lines = wait_until(lambda: log_lines(current, 3), "three starts", timeout=30)
+    assert {line.split(" ", 1)[1] for line in lines} == {"started web.1"}
 
 
 def test_a_killed_app_is_restarted_by_runsv(procexport, tmp_path):
@@ -277,6 +304,8 @@ def test_a_scale_down_of_a_running_instance_waits_for_sv_down_then_goes_by_the_s
             f"(pid {pid}), which needs its control/t to stop: run "
             "`sv down /etc/service/probeapp-web-2` first, or use --force\n"
         )
+        dry_run = procexport("runit", str(out), "-u", "root", "-m", "web=1", "--dry-run", cwd=app)
+        assert (dry_run.status, dry_run.stderr) == (2, refused.stderr)
         assert snapshot(out) == before
         runsvdir.sv("-w", "10", "down", str(runsvdir.dir / "probeapp-web-2"))
         start, stop = records(tmp_path / "probe-web.2.jsonl", 2)
@@ -308,6 +337,18 @@ def test_next_steps_link_new_instances_and_restart_changed_ones(procexport, tmp_
     (app / "Procfile").write_text("web: serve --fast\nworker: work\n")
     summary = export(procexport, app, out, "-m", "web=2,worker=1")
     assert summary.endswith("next:\n  sv restart /etc/service/shop-web-1 /etc/service/shop-web-2\n")
+    (app / ".env").write_text("TOKEN=new\n")
+    summary = export(procexport, app, out, "-m", "web=2,worker=1", "--env-mode", "file")
+    assert summary.endswith(  # every instance sources the new env file
+        "next:\n  sv restart /etc/service/shop-web-1 /etc/service/shop-web-2 "
+        "/etc/service/shop-worker-1\n"
+    )
+    (app / ".env").write_text("TOKEN=newer\n")
+    summary = export(procexport, app, out, "-m", "web=1,worker=1", "--env-mode", "file")
+    assert summary.endswith(
+        f"next:\n  rm -f /etc/service/shop-web-2\n  rm -rf {out}/shop-web-2\n"
+        "  sv restart /etc/service/shop-web-1 /etc/service/shop-worker-1\n"
+    )
 
 
 def test_every_file_is_an_executable_script_and_the_run_script_comes_last(procexport, tmp_path):
