@@ -15,6 +15,7 @@ from conftest import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     PROBE_COMMAND,
+    REPO,
     dotenv_line,
     raw_records,
     read_tree,
@@ -24,7 +25,7 @@ from conftest import (
 )
 from runit_harness import RUNSVDIR_ENVIRONMENT, Runsvdir, process_table, wait_until
 
-pytestmark = pytest.mark.skipif(
+needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="chpst -u switches accounts, which needs root"
 )
 # What a run script passes on from runsvdir's environment.
@@ -68,6 +69,7 @@ def records(path: Path, count: int) -> list[dict]:
     )
 
 
+@needs_root
 def test_runsv_starts_every_instance_as_sh_c_would_with_exactly_its_environment(
     procexport, tmp_path
 ):
@@ -97,6 +99,7 @@ def test_runsv_starts_every_instance_as_sh_c_would_with_exactly_its_environment(
             assert [without_pid(r) for r in running[ps]] == want, ps
 
 
+@needs_root
 def test_env_mode_file_values_reach_the_app_exactly_from_the_0600_file(procexport, tmp_path):
     app = probe_app(tmp_path, NASTY_COMMANDS, NASTY_VALUES, env_mode="file")
     out = tmp_path / "out"
@@ -117,6 +120,7 @@ def test_env_mode_file_values_reach_the_app_exactly_from_the_0600_file(procexpor
         assert [without_pid(r) for r in running[name]] == want, name
 
 
+@needs_root
 def test_sv_stop_delivers_the_types_stop_signal_to_the_app_behind_the_shell(procexport, tmp_path):
     app = probe_app(
         tmp_path,
@@ -142,6 +146,7 @@ def test_sv_stop_delivers_the_types_stop_signal_to_the_app_behind_the_shell(proc
             assert (stop["event"], stop["signal"], stop["pid"]) == ("signal", signame, start["pid"])
 
 
+@needs_root
 def test_an_app_that_ignores_the_stop_signal_is_killed_after_the_timeout(procexport, tmp_path):
     # The shell ignores TERM, and so does what it runs: only SIGKILL ends them.
     app = write_app(
@@ -168,6 +173,7 @@ def test_an_app_that_ignores_the_stop_signal_is_killed_after_the_timeout(procexp
         assert runsvdir.status("stubborn-web-1").startswith("down:")
 
 
+@needs_root
 def test_sv_kill_kills_the_whole_group_and_runsv_starts_it_again(procexport, tmp_path):
     app = probe_app(tmp_path, {"web": f"cd / && {PROBE_COMMAND} web --wait"}, {})
     out = tmp_path / "out"
@@ -182,6 +188,7 @@ def test_sv_kill_kills_the_whole_group_and_runsv_starts_it_again(procexport, tmp
         assert not {p for p, (_, g, _) in process_table().items() if g == leader}
 
 
+@needs_root
 def test_a_crashing_app_is_restarted_again_and_again(procexport, tmp_path):
     app = write_app(tmp_path / "crash", "web: echo started $PS; exit 3\n")
     out = tmp_path / "out"
@@ -192,6 +199,7 @@ def test_a_crashing_app_is_restarted_again_and_again(procexport, tmp_path):
     assert {line.split(" ", 1)[1] for line in lines} == {"started web.1"}
 
 
+@needs_root
 def test_a_killed_app_is_restarted_by_runsv(procexport, tmp_path):
     app = probe_app(tmp_path, {"web": f"{PROBE_COMMAND} web --wait"}, {})
     out = tmp_path / "out"
@@ -207,6 +215,7 @@ def test_a_killed_app_is_restarted_by_runsv(procexport, tmp_path):
 
 
 @pytest.mark.parametrize("log_option", [False, True])
+@needs_root
 def test_stdout_and_stderr_arrive_in_svlogds_current_file(procexport, tmp_path, log_option):
     app = write_app(tmp_path / "talker", "web: echo out $PS; echo err >&2; exec sleep 1000\n")
     out = tmp_path / "out"
@@ -224,6 +233,7 @@ def test_stdout_and_stderr_arrive_in_svlogds_current_file(procexport, tmp_path, 
 @pytest.mark.parametrize(
     ("user", "group"), [("nobody", None), ("nobody", "nogroup"), ("65534", "65534")]
 )
+@needs_root
 def test_the_app_and_its_log_run_as_the_user_and_group(procexport, tmp_path, user, group):
     formation = {"user": user} | ({"group": group} if group else {})
     app = write_app(tmp_path / "who", "web: id -un; id -gn; exec sleep 1000\n", formation)
@@ -238,6 +248,7 @@ def test_the_app_and_its_log_run_as_the_user_and_group(procexport, tmp_path, use
     assert (owner.st_uid, owner.st_gid) == (65534, 65534)
 
 
+@needs_root
 def test_an_account_reads_its_own_0600_env_file(procexport, tmp_path):
     values = {k: NASTY_VALUES[k] for k in ("DOLLAR", "BOTH", "SPACES", "BACKSLASH")}
     app = write_app(
@@ -265,6 +276,7 @@ def test_an_account_reads_its_own_0600_env_file(procexport, tmp_path):
         shutil.rmtree(out)
 
 
+@needs_root
 def test_a_reexport_and_a_scale_down_after_runsv_ran_need_no_force(procexport, tmp_path):
     app = probe_app(tmp_path, {"web": f"{PROBE_COMMAND} web --wait"}, {})
     out = tmp_path / "out"
@@ -286,6 +298,7 @@ def test_a_reexport_and_a_scale_down_after_runsv_ran_need_no_force(procexport, t
     assert f"  rm -rf {out}/probeapp-web-2\n" in summary
 
 
+@needs_root
 def test_a_scale_down_of_a_running_instance_waits_for_sv_down_then_goes_by_the_steps(
     procexport, tmp_path
 ):
@@ -301,8 +314,8 @@ def test_a_scale_down_of_a_running_instance_waits_for_sv_down_then_goes_by_the_s
         assert refused.status == 2
         assert refused.stderr == (
             f"procexport: error: {out}/probeapp-web-2: runsv still runs this instance "
-            f"(pid {pid}), which needs its control/t to stop: run "
-            "`sv down /etc/service/probeapp-web-2` first, or use --force\n"
+            f"(pid {pid}) and needs its control/t to stop it: run "
+            "'sv down /etc/service/probeapp-web-2' first, or use --force\n"
         )
         dry_run = procexport("runit", str(out), "-u", "root", "-m", "web=1", "--dry-run", cwd=app)
         assert (dry_run.status, dry_run.stderr) == (2, refused.stderr)
@@ -411,3 +424,11 @@ def test_an_account_chpst_cannot_name_is_refused(procexport, tmp_path, user, gro
     result = procexport("runit", cwd=app)
     assert result.status == 2
     assert result.stderr.startswith(f"procexport: error: runit cannot run as user {user!r}")
+
+
+def test_readme_lists_the_runit_messages():
+    readme = (REPO / "README.md").read_text()
+    assert "runit cannot run as user 'U' (and group 'G'): chpst takes a user and group" in readme
+    assert "runsv still runs this instance (pid N) and needs its control/t to stop it: run" in (
+        readme
+    )

@@ -124,8 +124,8 @@ def check_stopped(location: Path, removed: list[str]) -> None:
         pid = _running_pid(location / service)
         if pid is not None:
             raise ExportError(
-                f"runsv still runs this instance (pid {pid}), which needs its control/t to "
-                f"stop: run `sv down {SERVICE_DIR}/{service}` first, or use --force",
+                f"runsv still runs this instance (pid {pid}) and needs its control/t to stop "
+                f"it: run 'sv down {SERVICE_DIR}/{service}' first, or use --force",
                 str(location / service),
             )
 
