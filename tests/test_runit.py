@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +25,12 @@ from conftest import (
     snapshot,
     write_app,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from runit_harness import RUNSVDIR_ENVIRONMENT, Runsvdir, process_table, wait_until
+
+from exporter.cli import main
+from exporter.formats.shell import SOURCE_THEN_RUN
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="chpst -u switches accounts, which needs root"
@@ -432,3 +439,88 @@ def test_readme_lists_the_runit_messages():
     assert "runsv still runs this instance (pid N) and needs its control/t to stop it: run" in (
         readme
     )
+
+
+# Generated inputs through the real run and log/run scripts, as /bin/sh reads them, with the
+# shell replaced by a recorder: a command is compared, never executed.
+SHELL_TEXT = "'\"%$\\;# \t`!&|<>(){}[]*?~=,:@éñ☃日\u200b\x07\x1b\x7fab"
+VALUES = st.text(alphabet=SHELL_TEXT + "\n\r\x0b\x0c", max_size=24)
+COMMANDS = st.text(alphabet=SHELL_TEXT, max_size=24).map(str.strip).filter(bool)
+DIRS = st.text(alphabet="ab %'\"$\\;#é\t-\n", min_size=1, max_size=12).filter(
+    lambda s: s not in (".", "..")
+)
+RECORDER = """#!{python}
+import json, os, sys
+if sys.argv[1:3] == ["-c", {source!r}]:  # --env-mode file: the shell sources, then runs us
+    os.execv("/bin/sh", ["/bin/sh", *sys.argv[1:]])
+with open({out!r}, "w") as out:
+    json.dump({{"argv": sys.argv, "env": dict(os.environ), "cwd": os.getcwd()}}, out)
+"""
+
+
+@needs_root
+@settings(max_examples=int(os.environ.get("PROCEXPORT_PROPERTY_EXAMPLES", "30")))
+@given(
+    command=COMMANDS,
+    env=st.dictionaries(st.sampled_from(["A", "B_2", "PATH", "PORT", "PS"]), VALUES, max_size=3),
+    root=DIRS,
+    log=DIRS,
+    file_mode=st.booleans(),
+)
+def test_run_scripts_deliver_any_command_value_root_and_log_exactly(
+    command, env, root, log, file_mode
+):
+    base = Path(tempfile.mkdtemp(prefix="runit-prop-"))
+    try:
+        recorder = base / "recorder"
+        recorder.write_text(
+            RECORDER.format(
+                python=sys.executable, out=str(base / "got.json"), source=SOURCE_THEN_RUN
+            )
+        )
+        recorder.chmod(0o755)
+        (base / root).mkdir()
+        formation = {"app": "app", "root": str(base / root), "log": str(base / log)}
+        formation |= {"shell": str(recorder), "user": "root"}
+        if file_mode:
+            formation["env_mode"] = "file"
+            env.pop("PORT", None)  # in a .env file, PORT is the base port: a number
+            dotenv = "".join(dotenv_line(k, v) for k, v in env.items())
+        else:
+            formation["env"] = env
+            dotenv = ""
+        app = write_app(base / "app", f"web: {command}\n", formation, dotenv)
+        out = base / "out"
+        previous = Path.cwd()
+        os.chdir(app)
+        try:
+            main(["runit", str(out), "-q"])
+        except SystemExit as exc:
+            assert exc.code == 0
+        finally:
+            os.chdir(previous)
+        service = out / "app-web-1"
+        runsv_env = {"PATH": "/usr/bin:/bin", "LEAK": "x"}
+        subprocess.run(["/bin/sh", "./run"], cwd=service, env=runsv_env, check=True, timeout=30)
+        got = json.loads((base / "got.json").read_text())
+        assert got["argv"] == [str(recorder), "-c", command]
+        wanted = {"PATH": runsv_env["PATH"]} | {
+            k: v for k, v in env.items() if k not in ("PORT", "PS")
+        }
+        # PWD, SHLVL, _: the shell's; LC_CTYPE: Python's locale coercion (PEP 538), in the C locale
+        ignored = ("PWD", "SHLVL", "_", "LC_CTYPE")
+        assert {k: v for k, v in got["env"].items() if k not in ignored} == (
+            wanted | {"PORT": "5000", "PS": "web.1"}
+        )
+        assert got["cwd"] == str(base / root)
+        subprocess.run(
+            ["/bin/sh", "./run"],
+            cwd=service / "log",
+            env=runsv_env,
+            stdin=subprocess.DEVNULL,
+            check=True,
+            timeout=30,
+        )
+        assert (base / log / "app-web-1" / "current").exists()
+    finally:
+        shutil.rmtree(base)
