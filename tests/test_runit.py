@@ -524,3 +524,19 @@ def test_run_scripts_deliver_any_command_value_root_and_log_exactly(
         assert (base / log / "app-web-1" / "current").exists()
     finally:
         shutil.rmtree(base)
+
+
+def test_apps_with_prefix_names_in_one_directory_never_touch_each_other(procexport, tmp_path):
+    out = tmp_path / "out"
+    apps = {
+        name: write_app(tmp_path / name, "web: serve\nworker: work\n")
+        for name in ("shop", "shopify", "shop-web")
+    }
+    for app in apps.values():
+        export(procexport, app, out, "-m", "all=2")
+    others = {k: v for k, v in snapshot(out).items() if k.startswith(("shopify", "shop-web-web"))}
+    others |= {k: v for k, v in snapshot(out).items() if ".shopify." in k or ".shop-web." in k}
+    export(procexport, apps["shop"], out, "-m", "web=1,worker=0")
+    after = snapshot(out)
+    assert {k: after.get(k) for k in others} == others
+    assert not [k for k in after if k.startswith(("shop-web-2", "shop-worker"))]

@@ -78,8 +78,8 @@ def runit_next_steps(app: str, changed: list[str], removed: list[str]) -> list[s
 
 
 def runit_location_steps(location: str, actions: Mapping[str, str]) -> list[str]:
-    """Link new service directories into runsvdir's, restart changed ones, and stop, unlink
-    and delete removed ones (runsv's supervise/ state keeps their directory in LOCATION)."""
+    """Link new service directories into runsvdir's, restart changed ones, unlink removed
+    ones (stopped already: check_stopped) and delete what runsv left of them in LOCATION."""
 
     def services(action: str, script: str = "run") -> list[str]:
         suffix = "/" + script
