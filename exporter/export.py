@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -92,6 +93,9 @@ def run_export(
             force,
             **_manifest_place(target.manifest, target.directory / default_name),
         )
+        if fmt.check_removal is not None and not force:
+            removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
+            fmt.check_removal(target.directory, removed)
         if dry_run:
             return _show_diff(sync, color, rendering)
         not_owned = apply_sync(dest, sync)
@@ -125,6 +129,9 @@ def run_export(
             )
         else:
             steps += fmt.next_steps(plan.app, changed, removed)
+        if fmt.location_steps is not None:
+            actions = {c.path: c.action.value for c in sync.changes}
+            steps += fmt.location_steps(os.path.abspath(location), actions)
         sys.stderr.write(summary(sync, steps))
     return 0
 
@@ -186,6 +193,9 @@ def run_uninstall(
         sync = plan_sync(
             dest, {}, default_name, force, **_manifest_place(manifest, location / default_name)
         )
+        fmt = get_format(format_name)
+        if fmt.check_removal is not None and not force:  # runit: a running instance
+            fmt.check_removal(location, [c.path for c in sync.changes if c.action is Action.REMOVE])
         if dry_run:
             _show_diff(sync, color)
             return 1
@@ -196,7 +206,6 @@ def run_uninstall(
         from exporter.report import summary
 
         removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
-        fmt = get_format(format_name)
         if fmt.absolute_paths_in_steps:
             removed = [str(location.absolute() / path) for path in removed]
         steps = fmt.uninstall_steps(app, removed)

@@ -20,6 +20,7 @@ _MODULES = {
     "kubernetes": "exporter.formats.kubernetes",
     "systemd-user": "exporter.formats.systemd:USER_FORMAT",
     "launchd": "exporter.formats.launchd",
+    "runit": "exporter.formats.runit",
 }
 FORMAT_NAMES = tuple(_MODULES)
 
@@ -83,6 +84,13 @@ class Format(NamedTuple):
     # next_steps gets absolute paths, and the created ones as a fourth argument (launchd
     # loads each file by its path)
     absolute_paths_in_steps: bool = False
+    # (absolute LOCATION, {path: action value}) -> more steps, for a format whose steps name
+    # files in LOCATION (runit links its service directories into runsvdir's directory)
+    location_steps: Callable[[str, Mapping[str, str]], list[str]] | None = None
+    # (LOCATION, paths a write would remove) -> raises ExportError when removing them now
+    # would strand a running process (runit: runsv needs control/t to stop the app); --force
+    # skips it
+    check_removal: Callable[[Path, list[str]], None] | None = None
 
 
 def get_format(name: str) -> Format:
