@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,6 +157,17 @@ def raw_records(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def wait_for_records(path: Path, count: int, timeout: float = 30) -> list[dict]:
+    """The probe's first `count` records, polling with a deadline (a busy machine is slow)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = raw_records(path)
+        if len(found) >= count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{path}: expected {count} records, got {raw_records(path)}")
 
 
 def probe_records(path: Path) -> list[dict]:

@@ -15,10 +15,12 @@ from conftest import (
     INIT_FORMATS,
     NASTY_COMMANDS,
     NASTY_VALUES,
+    PROBE_COMMAND,
     dotenv_line,
     probe_records,
     read_tree,
     sh_c_reference,
+    wait_for_records,
     write_app,
 )
 from supervisor_harness import BASE_ENVIRONMENT, Supervisor, execv_args, load_programs
@@ -96,11 +98,13 @@ def test_a_real_supervisord_sources_every_value_exactly(procexport, tmp_path):
     out = tmp_path / "out"
     assert procexport("supervisord", str(out), "-u", USER, cwd=app).status == 0
     programs = load_programs(out / "app.conf")
-    argv = execv_args(programs["app-quotes-1"])
+    argv = execv_args(programs["app.quotes-1"])
     assert argv[:2] == ["/bin/sh", "-c"] and argv[3] == NASTY_COMMANDS["quotes"]
-    names = {f"app:app-{name}-1" for name in NASTY_COMMANDS}
+    names = {f"app:app.{name}-1" for name in NASTY_COMMANDS}
     with Supervisor(out / "app.conf") as supervisor:
         supervisor.wait_for(names)
+        for name, command in NASTY_COMMANDS.items():  # RUNNING: not that each probe wrote
+            wait_for_records(tmp_path / f"p-{name}.1", command.count(PROBE_COMMAND))
         got = {name: probe_records(tmp_path / f"p-{name}.1") for name in NASTY_COMMANDS}
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
         env = (

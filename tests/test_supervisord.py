@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,9 @@ from conftest import (
     PROBE_COMMAND,
     dotenv_line,
     probe_records,
-    raw_records,
     sh_c_reference,
     snapshot,
+    wait_for_records,
     write_app,
 )
 from supervisor_harness import BASE_ENVIRONMENT, Supervisor, execv_args, load_programs
@@ -48,22 +47,12 @@ def export(procexport, app: Path, out: Path, *args: str) -> Path:
     return out / f"{app.name}.conf"
 
 
-def wait_for_records(path: Path, count: int, timeout: float = 30) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = raw_records(path)
-        if len(found) >= count:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{path}: expected {count} records, got {raw_records(path)}")
-
-
 def test_supervisors_loader_reads_back_every_command_and_value_exactly(procexport, tmp_path):
     app = probe_app(tmp_path, NASTY_COMMANDS, INLINE_VALUES)
     programs = load_programs(export(procexport, app, tmp_path / "out"))
-    assert set(programs) == {f"probeapp-{name}-1" for name in NASTY_COMMANDS}
+    assert set(programs) == {f"probeapp.{name}-1" for name in NASTY_COMMANDS}
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
-        program = programs[f"probeapp-{name}-1"]
+        program = programs[f"probeapp.{name}-1"]
         assert execv_args(program) == ["/bin/sh", "-c", command], name
         assert program.environment == INLINE_VALUES | {
             "PROBE_WAIT": "1",
@@ -88,13 +77,13 @@ def test_program_settings_reach_supervisor(procexport, tmp_path):
     programs = load_programs(
         export(procexport, app, tmp_path / "out", "-d", root, "-l", str(logs), "-a", "shop")
     )
-    web, worker = programs["shop-web-1"], programs["shop-worker-1"]
+    web, worker = programs["shop.web-1"], programs["shop.worker-1"]
     assert web.directory == root
     assert web.autorestart is RestartUnconditionally
     assert (web.stopasgroup, web.killasgroup) == (True, True)
     assert (web.stopsignal, web.stopwaitsecs) == (signal.SIGTERM, 30)
     assert (worker.stopsignal, worker.stopwaitsecs) == (signal.SIGQUIT, 90)
-    assert web.stdout_logfile == f"{logs}/shop-web-1.log"
+    assert web.stdout_logfile == f"{logs}/shop.web-1.log"
     assert web.redirect_stderr is True
     assert web.uid == os.geteuid()
 
@@ -103,7 +92,7 @@ def test_default_logs_are_supervisors_auto(procexport, tmp_path):
     from supervisor.datatypes import Automatic
 
     app = write_app(tmp_path / "shop", "web: serve\n")
-    web = load_programs(export(procexport, app, tmp_path / "out"))["shop-web-1"]
+    web = load_programs(export(procexport, app, tmp_path / "out"))["shop.web-1"]
     assert web.stdout_logfile is Automatic
     assert web.stderr_logfile is Automatic
 
@@ -113,15 +102,17 @@ def test_a_real_supervisord_starts_every_instance_with_the_sh_c_argv_and_environ
 ):
     app = probe_app(tmp_path, NASTY_COMMANDS, INLINE_VALUES)
     conf = export(procexport, app, tmp_path / "out", "-m", "all=1,quotes=2")
-    names = {f"probeapp:probeapp-{name}-1" for name in NASTY_COMMANDS} | {
-        "probeapp:probeapp-quotes-2"
+    names = {f"probeapp:probeapp.{name}-1" for name in NASTY_COMMANDS} | {
+        "probeapp:probeapp.quotes-2"
     }
     with Supervisor(conf) as supervisor:
         supervisor.wait_for(names)
-        running = {
-            ps: probe_records(tmp_path / f"probe-{ps}.jsonl")
-            for ps in [f"{name}.1" for name in NASTY_COMMANDS] + ["quotes.2"]
-        }
+        running = {}
+        for name, number in [(name, 1) for name in NASTY_COMMANDS] + [("quotes", 2)]:
+            # RUNNING means alive for startsecs, not that every probe has written its record
+            path = tmp_path / f"probe-{name}.{number}.jsonl"
+            wait_for_records(path, NASTY_COMMANDS[name].count(PROBE_COMMAND))
+            running[f"{name}.{number}"] = probe_records(path)
     reference_dir = tmp_path / "reference"
     reference_dir.mkdir()
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
@@ -149,9 +140,9 @@ def test_stop_delivers_the_stop_signal_to_the_app_itself(procexport, tmp_path):
     )
     conf = export(procexport, app, tmp_path / "out")
     with Supervisor(conf) as supervisor:
-        supervisor.wait_for({"probeapp:probeapp-web-1", "probeapp:probeapp-worker-1"})
+        supervisor.wait_for({"probeapp:probeapp.web-1", "probeapp:probeapp.worker-1"})
         supervisor.ctl("stop", "probeapp:*")
-        supervisor.wait_for({"probeapp:probeapp-web-1", "probeapp:probeapp-worker-1"}, "STOPPED")
+        supervisor.wait_for({"probeapp:probeapp.web-1", "probeapp:probeapp.worker-1"}, "STOPPED")
     for ps, signame in (("web.1", "SIGTERM"), ("worker.1", "SIGQUIT")):
         start, stop = wait_for_records(tmp_path / f"probe-{ps}.jsonl", 2)
         assert (stop["event"], stop["signal"], stop["pid"]) == ("signal", signame, start["pid"])
@@ -162,13 +153,13 @@ def test_a_killed_app_is_restarted(procexport, tmp_path):
     conf = export(procexport, app, tmp_path / "out")
     out = tmp_path / "probe-web.1.jsonl"
     with Supervisor(conf) as supervisor:
-        supervisor.wait_for({"probeapp:probeapp-web-1"})
+        supervisor.wait_for({"probeapp:probeapp.web-1"})
         (first,) = wait_for_records(out, 1)
         os.kill(first["pid"], signal.SIGKILL)
         _, second = wait_for_records(out, 2)
         assert second["event"] == "start"
         assert second["pid"] != first["pid"]
-        supervisor.wait_for({"probeapp:probeapp-web-1"})
+        supervisor.wait_for({"probeapp:probeapp.web-1"})
 
 
 @pytest.mark.parametrize(("name", "problem"), sorted(NOT_INLINE.items()))
@@ -201,8 +192,71 @@ def test_two_apps_in_one_include_dir_have_distinct_program_names(procexport, tmp
         app = write_app(tmp_path / name, "web: serve\n")
         export(procexport, app, out)
     shop, shop_web = load_programs(out / "shop.conf"), load_programs(out / "shop-web.conf")
-    assert set(shop) == {"shop-web-1"}
-    assert set(shop_web) == {"shop-web-web-1"}
+    assert set(shop) == {"shop.web-1"}
+    assert set(shop_web) == {"shop-web.web-1"}
+
+
+def test_apps_whose_app_and_type_names_join_alike_run_their_own_commands(procexport, tmp_path):
+    # app `a` type `b-c` and app `a-b` type `c` were both [program:a-b-c-1]: one merged section
+    out = tmp_path / "out"
+    for app_name, type_name in (("a", "b-c"), ("a-b", "c")):
+        app = probe_app(tmp_path / app_name, {type_name: f"{PROBE_COMMAND} {app_name} --wait"}, {})
+        export(procexport, app, out, "-a", app_name)
+    with Supervisor(out / "*.conf") as supervisor:
+        supervisor.wait_for({"a:a.b-c-1", "a-b:a-b.c-1"})
+        assert set(supervisor.status()) == {"a:a.b-c-1", "a-b:a-b.c-1"}
+        a = wait_for_records(tmp_path / "a" / "probe-b-c.1.jsonl", 1)
+        ab = wait_for_records(tmp_path / "a-b" / "probe-c.1.jsonl", 1)
+    assert (a[0]["argv"], ab[0]["argv"]) == (["a", "--wait"], ["a-b", "--wait"])
+
+
+def test_no_app_and_type_names_give_one_program_name_twice():
+    from supervisor.datatypes import process_or_group_name
+
+    from exporter.formats.supervisord import supervisor_program_name
+    from exporter.procfile import PROCESS_NAME
+
+    names = ["a", "b", "a-b", "b-c", "a.b", "a-b-c", "a_b", "1", "c-1", "a.b-c"]
+    types = [t for t in names if PROCESS_NAME.fullmatch(t)]
+    assert "." not in "".join(types)
+    programs = [
+        supervisor_program_name(app, type_name, number)
+        for app in names
+        for type_name in types
+        for number in (1, 2, 11)
+    ]
+    assert len(programs) == len(set(programs))
+    assert all(process_or_group_name(name) == name for name in programs)
+
+
+# supervisor's own names, doubled and tripled `%`, and the text supervisor replaces before any
+# expansion (`%(here)s`): all of them must reach the process literally.
+EXPANSIONS = (
+    "%(here)s %%(here)s %%%(here)s %(ENV_X)s %(program_name)s %(group_name)s "
+    "%(process_num)s %(numprocs)d %(host_node_name)s %(here).0s 100% %"
+)
+
+
+def test_supervisors_own_expansions_reach_the_process_literally(procexport, tmp_path):
+    root = tmp_path / "root %(here)s %(program_name)s"
+    logs = tmp_path / "logs %(here)s %%(ENV_X)s"
+    root.mkdir()
+    logs.mkdir()
+    command = f"{PROBE_COMMAND} '{EXPANSIONS}' 100% --wait"
+    app = probe_app(tmp_path, {"web": command}, {}, env={"X": EXPANSIONS, "ENV_X": "%(here)s"})
+    conf = export(
+        procexport, app, tmp_path / "out", "-a", "probeapp", "-d", str(root), "-l", str(logs)
+    )
+    assert "%(here)s" not in conf.read_text()
+    with Supervisor(conf) as supervisor:
+        supervisor.wait_for({"probeapp:probeapp.web-1"})
+        wait_for_records(tmp_path / "probe-web.1.jsonl", 1)
+        got = probe_records(tmp_path / "probe-web.1.jsonl")[:1]
+    env = BASE_ENVIRONMENT | {"X": EXPANSIONS, "ENV_X": "%(here)s", "PORT": "5000", "PS": "web.1"}
+    want = sh_c_reference(command, env, root, tmp_path / "reference.jsonl")
+    assert got == want
+    assert got[0]["cwd"] == str(root)
+    assert (logs / "probeapp.web-1.log").exists()
 
 
 @pytest.mark.parametrize("root", ["/srv/a ;comment", "/srv/a #x", "/srv/trailing ", "/srv/a\nb"])

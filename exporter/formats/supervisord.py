@@ -20,7 +20,7 @@ _INLINE_COMMENT = re.compile(r"(?<=\s)[;#]")
 def supervisor_command(argv: tuple[str, ...]) -> str:
     """command= for an argv: each word POSIX-quoted for supervisor's shlex.split, `%` doubled,
     and no `;` or `#` ever right after white space, where RawConfigParser would cut the line."""
-    return " ".join(_supervisor_word(word) for word in argv).replace("%", "%%")
+    return supervisor_expansion(" ".join(_supervisor_word(word) for word in argv))
 
 
 def _supervisor_word(word: str) -> str:
@@ -42,12 +42,39 @@ def supervisor_environment(var: EnvVar) -> str:
             f"it {problem}; use --env-mode file for values from .env files"
         )
     quote = '"' if '"' not in var.value else "'"
-    return f"{var.name}={quote}{var.value}{quote}".replace("%", "%%")
+    return supervisor_expansion(f"{var.name}={quote}{var.value}{quote}")
 
 
 @functools.cache
 def supervisor_path(value: str) -> str:
-    """A path for directory=: taken verbatim, `%` doubled for supervisor's one expansion."""
+    """A path for directory=: taken verbatim, escaped for supervisor's one expansion."""
+    _check_path(value)
+    return supervisor_expansion(value)
+
+
+def supervisor_log_path(value: str) -> str:
+    """A path for stdout_logfile=, which supervisor expands twice."""
+    _check_path(value)
+    return supervisor_expansion(value, rounds=2)
+
+
+@functools.cache
+def supervisor_expansion(value: str, rounds: int = 1) -> str:
+    """`value` written so that supervisor's `%` expansion, run `rounds` times, gives it back.
+
+    Each round is Python's `value % names` (options.py `expand`, names: here, program_name,
+    group_name, process_num, numprocs, host_node_name, ENV_*): `%` is written `%%` per round.
+    Before any round, supervisor replaces the text `%(here)s` in every value of the file with
+    the file's directory (`expand_here`, a plain str.replace), which would also hit the `%(here)s`
+    inside an escaped `%%(here)s`. So `%(here).0s` (the `here` name at precision 0: nothing) is
+    put between the escaped `%` and `(here)s`: `%(here)s` becomes `%%%(here).0s(here)s`.
+    """
+    escaped = value.replace("%", "%" * 2**rounds)
+    empty = "%" * 2 ** (rounds - 1) + "(here).0s"
+    return escaped.replace("%(here)s", "%" + empty + "(here)s")
+
+
+def _check_path(value: str) -> None:
     if (
         any(not c.isprintable() for c in value)
         or value != value.strip()
@@ -57,12 +84,6 @@ def supervisor_path(value: str) -> str:
             f"supervisord cannot carry the path {value!r}: no control characters, no leading or "
             "trailing white space, no ';' or '#' after white space"
         )
-    return value.replace("%", "%%")
-
-
-def supervisor_log_path(value: str) -> str:
-    """A path for stdout_logfile=, which supervisor expands twice: `%` written four times."""
-    return supervisor_path(value).replace("%", "%%")
 
 
 def _environment_problem(value: str) -> str | None:
@@ -86,6 +107,15 @@ def _refuse_line_breaks(value: str, what: str) -> None:
         raise ExportError(f"supervisord cannot carry {what} {value!r}: it holds a line break")
 
 
+def supervisor_program_name(app: str, type_name: str, number: int) -> str:
+    """APP.T-N: unique across the apps of one include directory, where every [program:]
+    section shares one namespace (a second section of the same name merges into the first).
+    A process type name never holds `.` (letters, digits, `_`, `-`), so the last `.` always
+    ends the app name: app `a` type `b-c` is `a.b-c-1`, app `a-b` type `c` is `a-b.c-1`.
+    supervisor refuses only ` `, `:` and `/` in a name (datatypes.process_or_group_name)."""
+    return f"{app}.{type_name}-{number}"
+
+
 def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
     for process in plan.processes:
         if process.type.group is not None:
@@ -94,7 +124,8 @@ def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
                 "only switches to the user's own groups; remove `group` for this format"
             )
     programs = {
-        instance: f"{plan.app}-{instance.type}-{instance.number}" for instance in plan.instances
+        instance: supervisor_program_name(plan.app, instance.type, instance.number)
+        for instance in plan.instances
     }
     commands = {
         process.name: tuple(
