@@ -3,13 +3,12 @@ do not check, and a round trip through the kubelet's own rules to the probe."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
+from signal import SIGKILL
 
 import kubernetes_validate
 import pytest
@@ -21,6 +20,7 @@ from conftest import (
     dotenv_line,
     run_probe,
     sh_c_reference,
+    wait_for_records,
     write_app,
 )
 from kubelet_model import container_argv, container_environment, expand
@@ -175,20 +175,23 @@ def test_the_pre_stop_hook_delivers_the_stop_signal_to_the_app(procexport, tmp_p
     argv = container_argv(container, env)
     pod = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", *argv], env=env, cwd=app)
     try:
-        deadline = time.monotonic() + 20
-        while not out.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        start = json.loads(out.read_text().splitlines()[0])
+        # the file can exist before its first line does (the probe's write)
+        (start,) = wait_for_records(out, 1, timeout=20)
         # unshare --fork: its child is the container's PID 1, the shell
         shell = subprocess.run(
             ["pgrep", "-P", str(pod.pid)], capture_output=True, text=True, check=True
         ).stdout.split()[0]
         pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
-        subprocess.run(["nsenter", "-t", shell, "-p", "-m", *pre_stop], check=True, timeout=10)
+        hook = subprocess.run(["nsenter", "-t", shell, "-p", "-m", *pre_stop], timeout=10)
         pod.wait(timeout=20)
     finally:
         pod.kill()
-    stop = json.loads(out.read_text().splitlines()[1])
+    # Once the app has its signal it exits, the shell (PID 1) follows, and the kernel kills
+    # whatever is left in the PID namespace: the hook too, if it is still between its `kill`s
+    # (nsenter passes the SIGKILL on). On a cluster that is a FailedPreStopHook event after the
+    # signal was delivered; the delivery itself is what counts.
+    assert hook.returncode in (0, -SIGKILL), hook.returncode
+    start, stop = wait_for_records(out, 2, timeout=20)
     assert (stop["event"], stop["signal"], stop["pid"]) == ("signal", f"SIG{signal}", start["pid"])
 
 
