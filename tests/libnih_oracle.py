@@ -9,6 +9,7 @@ model with it on every input; otherwise they are skipped.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
@@ -69,6 +70,7 @@ def _binary() -> Path:
     end = next(i for i in range(start, len(lines)) if lines[i].startswith("}"))
     function = "int\n" + "".join(lines[start : end + 1])
     build = Path(tempfile.mkdtemp(prefix="libnih-"))
+    atexit.register(shutil.rmtree, build, True)
     (build / "token.c").write_text(STUBS + function + MAIN)
     subprocess.run(
         ["cc", "-O0", "-w", "-o", str(build / "token"), str(build / "token.c")], check=True

@@ -18,8 +18,9 @@ _INLINE_COMMENT = re.compile(r"(?<=\s)[;#]")
 
 @functools.cache
 def supervisor_command(argv: tuple[str, ...]) -> str:
-    """command= for an argv: each word POSIX-quoted for supervisor's shlex.split, `%` doubled,
-    and no `;` or `#` ever right after white space, where RawConfigParser would cut the line."""
+    """command= for an argv: each word POSIX-quoted for supervisor's shlex.split, `%` escaped
+    (supervisor_expansion), and no `;` or `#` ever right after white space, where
+    RawConfigParser would cut the line."""
     return supervisor_expansion(" ".join(_supervisor_word(word) for word in argv))
 
 
