@@ -3,6 +3,7 @@ do not check, and a round trip through the kubelet's own rules to the probe."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -341,3 +342,32 @@ def test_every_string_stays_a_string_for_go_yaml_v2_yaml_1_1_and_yaml_1_2(procex
     for manifest in manifests.values():
         if manifest["kind"] != "Kustomization":
             kubernetes_validate.validate(manifest, NEWEST, strict=True)
+
+
+@pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl is not installed")
+def test_kubectl_reads_every_manifest_back_exactly(procexport, tmp_path):
+    # kubectl's own YAML reader (go-yaml v2, then JSON), offline: `label --local` prints the
+    # object as kubectl read it. On a plain `y` it prints true, on `0800` 800.
+    env = {f"V{i}": value for i, value in enumerate(NOT_STRINGS_UNQUOTED)}
+    env |= {name: "1e3" for name in ["y", "N", "on", "null", "true", "yes", "Off"]}
+    app = write_app(
+        tmp_path / "yaml",
+        "y: true\noff: yes\n0800: 0800\n",
+        {"app": "0800", "env": env, "kubernetes": {"namespace": "1e3"}},
+        "".join(dotenv_line(name, value) for name, value in NASTY_VALUES.items()),
+    )
+    out = tmp_path / "out"
+    manifests = export(procexport, app, out, "-m", "all=2")
+    for name, manifest in manifests.items():
+        if manifest["kind"] == "Kustomization":
+            continue
+        result = subprocess.run(
+            ["kubectl", "label", "--local", "-f", str(out / name), "checked=1", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        read = json.loads(result.stdout)
+        del read["metadata"]["labels"]["checked"]
+        assert read == manifest, name
