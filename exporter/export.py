@@ -96,6 +96,8 @@ def run_export(
         if fmt.check_removal is not None and not force:
             removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
             fmt.check_removal(target.directory, removed)
+        if fmt.check_neighbours is not None:
+            fmt.check_neighbours(target.directory, rendering)
         if dry_run:
             return _show_diff(sync, color, rendering)
         not_owned = apply_sync(dest, sync)

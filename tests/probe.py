@@ -19,16 +19,22 @@ def record(**fields: object) -> None:
         out.write(json.dumps(fields) + "\n")
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGQUIT, signal.SIGINT, signal.SIGHUP)
+
+
+def stopped(signum: int, frame: object) -> None:
+    record(event="signal", pid=os.getpid(), signal=signal.Signals(signum).name)
+    sys.exit(0)
+
+
 def main() -> None:
     args = sys.argv[1:]
-    waits = "--wait" in args and os.environ.get("PROBE_WAIT") == "1"
-    if waits:  # before the start record: once that is there, a stop signal is recorded
-
-        def stopped(signum: int, frame: object) -> None:
-            record(event="signal", pid=os.getpid(), signal=signal.Signals(signum).name)
-            sys.exit(0)
-
-        for sig in (signal.SIGTERM, signal.SIGQUIT, signal.SIGINT, signal.SIGHUP):
+    waiting = "--wait" in args and os.environ.get("PROBE_WAIT") == "1"
+    if waiting:
+        # Ready before it says so: a stop signal sent as soon as the start record appears
+        # (or while it is written) is held until the record is complete, then handled.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        for sig in STOP_SIGNALS:
             signal.signal(sig, stopped)
     record(
         event="start",
@@ -41,7 +47,8 @@ def main() -> None:
         },
         cwd=os.getcwd(),
     )
-    if waits:
+    if waiting:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         while True:
             time.sleep(1)
 

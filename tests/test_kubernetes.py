@@ -8,8 +8,8 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
+from signal import SIGKILL
 
 import kubernetes_validate
 import pytest
@@ -21,9 +21,11 @@ from conftest import (
     dotenv_line,
     run_probe,
     sh_c_reference,
+    wait_for_records,
     write_app,
 )
 from kubelet_model import container_argv, container_environment, expand
+from yaml_resolvers import go_yaml_v2_kind, yaml_12_kind
 
 OLDEST, NEWEST = "1.25.0", "1.37.0"
 DNS_1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -174,20 +176,23 @@ def test_the_pre_stop_hook_delivers_the_stop_signal_to_the_app(procexport, tmp_p
     argv = container_argv(container, env)
     pod = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", *argv], env=env, cwd=app)
     try:
-        deadline = time.monotonic() + 20
-        while not out.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        start = json.loads(out.read_text().splitlines()[0])
+        # the file can exist before its first line does (the probe's write)
+        (start,) = wait_for_records(out, 1, timeout=20)
         # unshare --fork: its child is the container's PID 1, the shell
         shell = subprocess.run(
             ["pgrep", "-P", str(pod.pid)], capture_output=True, text=True, check=True
         ).stdout.split()[0]
         pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
-        subprocess.run(["nsenter", "-t", shell, "-p", "-m", *pre_stop], check=True, timeout=10)
+        hook = subprocess.run(["nsenter", "-t", shell, "-p", "-m", *pre_stop], timeout=10)
         pod.wait(timeout=20)
     finally:
         pod.kill()
-    stop = json.loads(out.read_text().splitlines()[1])
+    # Once the app has its signal it exits, the shell (PID 1) follows, and the kernel kills
+    # whatever is left in the PID namespace: the hook too, if it is still between its `kill`s
+    # (nsenter passes the SIGKILL on). On a cluster that is a FailedPreStopHook event after the
+    # signal was delivered; the delivery itself is what counts.
+    assert hook.returncode in (0, -SIGKILL), hook.returncode
+    start, stop = wait_for_records(out, 2, timeout=20)
     assert (stop["event"], stop["signal"], stop["pid"]) == ("signal", f"SIG{signal}", start["pid"])
 
 
@@ -274,3 +279,95 @@ def test_env_mode_file_does_not_apply_to_kubernetes(procexport, tmp_path):
     result = procexport("kubernetes", "--image", "i:1", cwd=app)
     assert result.status == 0
     assert "==> shop-secret.yaml <==" in result.stdout
+
+
+# Strings that YAML 1.1 (go-yaml v2, PyYAML) or YAML 1.2 readers take for something else.
+NOT_STRINGS_UNQUOTED = [
+    "y", "Y", "n", "N", "yes", "No", "on", "OFF", "true", "False", "null", "~", "", "<<", "=",
+    "0800", "012", "0o17", "0x1F", "0b101", "-0b1", "1_000", "+1", "-1", "5000", "1e3", "1E-3",
+    "+.5", ".5", "-.5e3", "1.", ".inf", "-.Inf", "+.INF", ".nan", "1:20", "-1:20:30.5",
+    "2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10", "1e999",
+    "99999999999999999999", "yEs", "NuLL",
+]  # fmt: skip
+
+
+def plain_scalars(text: str):
+    """Every scalar written without quotes, with the tag PyYAML (YAML 1.1) resolves it to."""
+    nodes = [yaml.compose(text)]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, yaml.ScalarNode):
+            if not node.style:
+                yield node.value, node.tag.rsplit(":", 1)[1]
+        elif isinstance(node, yaml.MappingNode):
+            nodes.extend(item for pair in node.value for item in pair)
+        else:
+            nodes.extend(node.value)
+
+
+def test_the_resolver_ports_read_the_issues_examples_as_non_strings():
+    assert [go_yaml_v2_kind(v) for v in ["y", "N", "0800", "1e3", "0o17", "+.5", "1:20"]] == [
+        "bool", "bool", "float", "float", "int", "float", "str"
+    ]  # fmt: skip
+    assert [yaml_12_kind(v) for v in ["0o17", "1e3", "true", "y", "0800"]] == [
+        "int", "float", "bool", "str", "int"
+    ]  # fmt: skip
+
+
+def test_every_string_stays_a_string_for_go_yaml_v2_yaml_1_1_and_yaml_1_2(procexport, tmp_path):
+    names = ["y", "N", "on", "null", "true", "yes", "Off"]
+    env = {f"V{i}": value for i, value in enumerate(NOT_STRINGS_UNQUOTED)}
+    env |= {name: value for name, value in zip(names, NOT_STRINGS_UNQUOTED, strict=False)}
+    procfile = "y: true\noff: yes\n0800: 0800\n1e3: '1e3' 1:20 0x1F\n"
+    app = write_app(
+        tmp_path / "yaml",
+        procfile,
+        {"app": "0800", "env": env, "kubernetes": {"namespace": "1e3"}},
+        "".join(dotenv_line(f"{name}_", "y") for name in names) + "on=1e3\n",
+    )
+    out = tmp_path / "out"
+    manifests = export(procexport, app, out, "-d", "/0800", "-m", "all=2")
+    checked = 0
+    for path in sorted(out.glob("*.yaml")):
+        for value, tag in plain_scalars(path.read_text()):
+            kinds = (tag, go_yaml_v2_kind(value), yaml_12_kind(value))
+            assert kinds in [("str",) * 3, ("int",) * 3], (path.name, value, kinds)
+            checked += 1
+    assert checked > 100
+    (config_map,) = [m for m in manifests.values() if m["kind"] == "ConfigMap"][:1]
+    assert config_map["data"] == env
+    deployment = manifests["0800-y-deployment.yaml"]
+    assert deployment["metadata"]["labels"] == {"app": "0800", "process-type": "y"}
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["command"][2] == "true"
+    for manifest in manifests.values():
+        if manifest["kind"] != "Kustomization":
+            kubernetes_validate.validate(manifest, NEWEST, strict=True)
+
+
+@pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl is not installed")
+def test_kubectl_reads_every_manifest_back_exactly(procexport, tmp_path):
+    # kubectl's own YAML reader (go-yaml v2, then JSON), offline: `label --local` prints the
+    # object as kubectl read it. On a plain `y` it prints true, on `0800` 800.
+    env = {f"V{i}": value for i, value in enumerate(NOT_STRINGS_UNQUOTED)}
+    env |= {name: "1e3" for name in ["y", "N", "on", "null", "true", "yes", "Off"]}
+    app = write_app(
+        tmp_path / "yaml",
+        "y: true\noff: yes\n0800: 0800\n",
+        {"app": "0800", "env": env, "kubernetes": {"namespace": "1e3"}},
+        "".join(dotenv_line(name, value) for name, value in NASTY_VALUES.items()),
+    )
+    out = tmp_path / "out"
+    manifests = export(procexport, app, out, "-m", "all=2")
+    for name, manifest in manifests.items():
+        if manifest["kind"] == "Kustomization":
+            continue
+        result = subprocess.run(
+            ["kubectl", "label", "--local", "-f", str(out / name), "checked=1", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        read = json.loads(result.stdout)
+        del read["metadata"]["labels"]["checked"]
+        assert read == manifest, name

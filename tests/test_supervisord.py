@@ -13,6 +13,7 @@ from conftest import (
     NASTY_VALUES,
     PROBE_COMMAND,
     dotenv_line,
+    probe_records,
     sh_c_reference,
     snapshot,
     wait_for_probe_records,
@@ -196,6 +197,62 @@ def test_two_apps_in_one_include_dir_have_distinct_program_names(procexport, tmp
     shop, shop_web = load_programs(out / "shop.conf"), load_programs(out / "shop-web.conf")
     assert set(shop) == {"shop-web-1"}
     assert set(shop_web) == {"shop-web-web-1"}
+
+
+def test_an_app_whose_program_names_clash_with_another_apps_is_refused(procexport, tmp_path):
+    # app `a` type `b-c` and app `a-b` type `c` both give [program:a-b-c-1]: supervisord
+    # would merge the two sections and run one app's command for both
+    out = tmp_path / "out"
+    first = probe_app(tmp_path / "a", {"b-c": f"{PROBE_COMMAND} a --wait"}, {})
+    export(procexport, first, out, "-a", "a")
+    before = snapshot(out)
+    second = probe_app(tmp_path / "a-b", {"c": f"{PROBE_COMMAND} a-b --wait"}, {})
+    result = procexport("supervisord", str(out), "-u", USER, "-a", "a-b", cwd=second)
+    assert (result.status, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"procexport: error: {out}: supervisord would merge [program:a-b-c-1] with the section "
+        "of that name in a.conf and run one command for both: choose another app name (-a)\n"
+    )
+    assert snapshot(out) == before
+    # a hand-written program of that name in the include directory is a clash too
+    (out / "a.conf").rename(out / "handmade.conf")
+    (out / ".procexport.a.supervisord.toml").unlink()
+    assert procexport("supervisord", str(out), "-u", USER, "-a", "a-b", cwd=second).status == 2
+    # the first app alone runs under a real supervisord with its own name
+    (out / "handmade.conf").rename(out / "a.conf")
+    with Supervisor(out / "*.conf") as supervisor:
+        supervisor.wait_for({"a:a-b-c-1"})
+        assert set(supervisor.status()) == {"a:a-b-c-1"}
+
+
+# supervisor's own names, doubled and tripled `%`, and the text supervisor replaces before any
+# expansion (`%(here)s`): all of them must reach the process literally.
+EXPANSIONS = (
+    "%(here)s %%(here)s %%%(here)s %(ENV_X)s %(program_name)s %(group_name)s "
+    "%(process_num)s %(numprocs)d %(host_node_name)s %(here).0s 100% %"
+)
+
+
+def test_supervisors_own_expansions_reach_the_process_literally(procexport, tmp_path):
+    root = tmp_path / "root %(here)s %(program_name)s"
+    logs = tmp_path / "logs %(here)s %%(ENV_X)s"
+    root.mkdir()
+    logs.mkdir()
+    command = f"{PROBE_COMMAND} '{EXPANSIONS}' 100% --wait"
+    app = probe_app(tmp_path, {"web": command}, {}, env={"X": EXPANSIONS, "ENV_X": "%(here)s"})
+    conf = export(
+        procexport, app, tmp_path / "out", "-a", "probeapp", "-d", str(root), "-l", str(logs)
+    )
+    assert "%(here)s" not in conf.read_text()
+    with Supervisor(conf) as supervisor:
+        supervisor.wait_for({"probeapp:probeapp-web-1"})
+        wait_for_records(tmp_path / "probe-web.1.jsonl", 1)
+        got = probe_records(tmp_path / "probe-web.1.jsonl")[:1]
+    env = BASE_ENVIRONMENT | {"X": EXPANSIONS, "ENV_X": "%(here)s", "PORT": "5000", "PS": "web.1"}
+    want = sh_c_reference(command, env, root, tmp_path / "reference.jsonl")
+    assert got == want
+    assert got[0]["cwd"] == str(root)
+    assert (logs / "probeapp-web-1.log").exists()
 
 
 @pytest.mark.parametrize("root", ["/srv/a ;comment", "/srv/a #x", "/srv/trailing ", "/srv/a\nb"])

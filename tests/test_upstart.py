@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import libnih_oracle
 import pytest
 from conftest import (
     NASTY_COMMANDS,
@@ -16,14 +17,20 @@ from conftest import (
     snapshot,
     write_app,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from upstart_model import (
+    CNLWS,
     UPSTART_DEFAULT_ENV,
     UpstartParseError,
+    config_token,
     job_environment,
     main_process_argv,
     next_arg,
     parse_job,
 )
+
+from exporter.formats.upstart import upstart_quote
 
 INLINE_VALUES = {k: v for k, v in NASTY_VALUES.items() if k != "NEWLINE"}
 
@@ -46,7 +53,12 @@ def jobs_of(files: dict[str, str]):
     [
         ('"a b"', "a b"),
         ('a"b c"d', "ab cd"),
-        ("'it\\'s'", "it's"),
+        # a backslash before anything but a backslash, white space or a line break stays
+        ("'it\\'s'", "it\\'s"),
+        ('"\\"hi\\""', '\\"hi\\"'),
+        ('a\\"b', 'a\\"b'),
+        ("a\\ b", "a b"),
+        ('"it\'s"\'"q"\'', 'it\'s"q"'),
         ('"x \\\\ y"', "x \\ y"),
         ('"# not a comment"', "# not a comment"),
         ("a#comment", "a"),
@@ -55,6 +67,111 @@ def jobs_of(files: dict[str, str]):
 )
 def test_the_tokenizer_model_follows_libnih(text, expected):
     assert next_arg(text, 0)[0] == expected
+
+
+def test_the_issues_double_quote_example_keeps_its_backslashes():
+    # libnih 1.0.3 keeps a backslash before `"`; the space before a kept backslash is copied
+    # one character late (nih_config_token's memcpy), which the compiled C confirms below.
+    assert next_arg('"say \\"hi\\""', 0)[0] == 'say\\\\"hi\\"'
+
+
+TOKEN_TEXT = st.text(alphabet="ab \t\r\n#\"'\\é", max_size=14)
+
+
+@pytest.mark.skipif(not libnih_oracle.available(), reason="LIBNIH_CONFIG_C (libnih 1.0.3) not set")
+@settings(max_examples=400)
+@given(text=TOKEN_TEXT)
+def test_the_tokenizer_model_matches_the_compiled_libnih_source(text):
+    assert model_token_in_bytes(text) == libnih_oracle.config_token(text)
+
+
+def model_token_in_bytes(text: str) -> tuple[str, int, int] | str:
+    """The model over the UTF-8 bytes of `text` (one character per byte), as C sees them."""
+    try:
+        token, end, length = config_token(text.encode().decode("latin-1"), 0, CNLWS)
+    except UpstartParseError as error:
+        return str(error)
+    return token.encode("latin-1").decode(), end, length
+
+
+# Values whose quoting the old tokenizer model let through and libnih 1.0.3 does not.
+QUOTE_VALUES = [
+    'say "hi"',
+    '"',
+    '""',
+    "'",
+    'it\'s "both"',
+    '\\"',
+    "x \\y",
+    "\\",
+    " \\ ",
+    "a\\\\b",
+    "'\"'\"'",
+    "# $HOME; `x` %i",
+    "\t tab \r cr",
+    "ünï ☃",
+]
+
+
+@pytest.mark.parametrize("value", QUOTE_VALUES)
+def test_upstart_quote_round_trips_through_libnih(value):
+    text = upstart_quote(value)
+    assert next_arg(text, 0) == (value, len(text))
+    if libnih_oracle.available():
+        size = len(text.encode())
+        assert libnih_oracle.config_token(text) == (value, size, len(value.encode()))
+
+
+@given(value=st.text(st.characters(blacklist_characters="\n", codec="utf-8")))
+def test_upstart_quote_round_trips_any_value_without_a_line_break(value):
+    text = upstart_quote(value)
+    if value:
+        assert next_arg(text + " # comment\n", 0) == (value, len(text) + 1)
+
+
+def test_env_values_with_quotes_and_backslashes_reach_the_job_exactly(procexport, tmp_path):
+    values = {f"V{i}": value for i, value in enumerate(QUOTE_VALUES)}
+    app = write_app(tmp_path / "a", "web: serve\n", {"env": values})
+    job = jobs_of(export(procexport, app, tmp_path / "out"))["a-web-1"]
+    assert job.env == values | {"PORT": "5000", "PS": "web.1"}
+
+
+INJECTION = "/x\nend script\nscript\n  exec touch /tmp/PWNED\n#"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-l", INJECTION],
+        ["-l", "/var/log/a\rb"],
+        ["-d", INJECTION],
+        ["-d", "/srv/a\nb"],
+    ],
+    ids=["log-injection", "log-cr", "root-injection", "root-line-break"],
+)
+def test_a_path_with_a_line_break_is_refused_before_it_can_end_the_script(
+    procexport, tmp_path, args
+):
+    app = write_app(tmp_path / "a", "web: serve\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    before = snapshot(out)
+    result = procexport("upstart", str(out), "-a", "a", *args, cwd=app)
+    assert result.status == 2
+    assert result.stderr == (
+        f"procexport: error: upstart cannot carry the path {args[1]!r}: it holds a line break "
+        "or another control character\n"
+    )
+    assert snapshot(out) == before
+
+
+def test_a_location_with_a_line_break_is_refused_in_env_file_mode(procexport, tmp_path):
+    app = write_app(tmp_path / "a", "web: serve\n", {"env_mode": "file"}, "SECRET=x\n")
+    out = tmp_path / "out\nend script\nscript\n  exec touch PWNED\n#"
+    result = procexport("upstart", str(out), "-a", "a", cwd=app)
+    assert result.status == 2
+    assert "upstart cannot carry the path" in result.stderr
+    assert not out.exists()
 
 
 def test_the_tokenizer_model_rejects_what_libnih_rejects():

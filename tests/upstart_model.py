@@ -1,8 +1,25 @@
-"""A model of how Upstart reads a job file: libnih's tokenizer (nih/config.c) and the init(5)
-stanzas procexport writes. Upstart is not installable on current Debian; this port keeps its
-rules, including the surprising ones: quotes removed wherever they appear, a backslash escapes
-any character inside or outside quotes, an unquoted `#` starts a comment, and a line break
-inside quotes collapses with its surrounding white space into one space.
+"""A model of how Upstart 1.x reads a job file: libnih's tokenizer and the init(5) stanzas
+procexport writes. Upstart is not installable on current Debian; this is a port of libnih 1.0.3
+(the library of every Upstart 1.x), tag 1.0.3 of github.com/keybuk/libnih (commit e4edea56),
+nih/config.c and nih/config.h:
+
+- NIH_CONFIG_WS, NIH_CONFIG_CNL, NIH_CONFIG_CNLWS: config.h lines 112, 120, 127.
+- `config_token`: nih_config_token, config.c lines 135-276, statement for statement.
+- `next_arg`: nih_config_next_arg (lines 392-402) = nih_config_next_token (lines 316-358),
+  then nih_config_skip_whitespace (lines 469-501).
+- `has_token`, `skip_comment`: nih_config_has_token (lines 77-92), nih_config_skip_comment
+  (lines 527-544) with nih_config_next_line (lines 426-444).
+- `parse_block`: nih_config_parse_block (lines 744-836) with nih_config_block_end (lines
+  927-997): the block ends at the first line `WS? end WS script WS? (#...)?`.
+
+Its rules, including the surprising ones: quotes are removed wherever they appear and adjacent
+pieces join; a backslash escapes only another backslash, white space or a line break; before
+any other character (`"` and `'` included, inside quotes or not) the backslash is kept and the
+character is taken literally, so `"say \\"hi\\""` gives `say \\"hi\\"`; an unquoted `#`
+starts a comment; a line break inside quotes collapses with its surrounding white space into one
+space. The port keeps one quirk of the C code too: white space followed by a kept backslash is
+copied from one character too late (`memcpy (dest + i, file + p - ws - extra, ws)` with `extra`
+0), so `"a \\x"` gives `a\\\\x`.
 """
 
 from __future__ import annotations
@@ -26,8 +43,8 @@ class UpstartParseError(Exception):
 
 
 def config_token(text: str, pos: int, delim: str) -> tuple[str, int, int]:
-    """nih_config_token with dequoting: the token, the position of its delimiter, and the
-    token's length as libnih counts it (0 means 'no token')."""
+    """nih_config_token with dequote TRUE and a destination: the token, the position of its
+    delimiter, and the token's length as libnih counts it (0 means 'no token')."""
     dest: list[str] = []
     p, ws, nlws, qc = pos, 0, 0, 0
     slash, nl = False, False
@@ -37,13 +54,16 @@ def config_token(text: str, pos: int, delim: str) -> tuple[str, int, int]:
         extra, is_quote = 0, False
         if slash:
             slash = False
-            if char == "\n":
+            if char == "\n":  # escaped newline
                 nlws += 1
                 nl = True
                 p += 1
                 continue
-            extra = 1
-            qc += 1
+            elif char == "\\" or char in WS:
+                extra += 1
+                qc += 1  # dequote
+            else:  # any other character: the backslash stays, the character is literal
+                dest.append("\\")
         elif char == "\\":
             slash = True
             p += 1
@@ -69,10 +89,10 @@ def config_token(text: str, pos: int, delim: str) -> tuple[str, int, int]:
             ws += 1
             p += 1
             continue
-        if nl:
+        if nl:  # a line break is one space; the white space around it is lost
             nlws += ws
             dest.append(" ")
-        elif ws:
+        elif ws:  # white space so far is copied as it is (from file + p - ws - extra)
             dest.append(text[p - ws - extra : p - extra])
         if not is_quote:
             dest.append(char)

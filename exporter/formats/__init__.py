@@ -91,6 +91,9 @@ class Format(NamedTuple):
     # would strand a running process (runit: runsv needs control/t to stop the app); --force
     # skips it
     check_removal: Callable[[Path, list[str]], None] | None = None
+    # (the directory written, the rendering) -> raises ExportError when another file there
+    # would clash with it (supervisord: a program name another app's include file defines)
+    check_neighbours: Callable[[Path, Rendering], None] | None = None
 
 
 def get_format(name: str) -> Format:

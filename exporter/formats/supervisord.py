@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shlex
+from pathlib import Path
 
 from exporter.errors import ExportError
 from exporter.formation import EnvVar
@@ -18,9 +20,10 @@ _INLINE_COMMENT = re.compile(r"(?<=\s)[;#]")
 
 @functools.cache
 def supervisor_command(argv: tuple[str, ...]) -> str:
-    """command= for an argv: each word POSIX-quoted for supervisor's shlex.split, `%` doubled,
-    and no `;` or `#` ever right after white space, where RawConfigParser would cut the line."""
-    return " ".join(_supervisor_word(word) for word in argv).replace("%", "%%")
+    """command= for an argv: each word POSIX-quoted for supervisor's shlex.split, `%` escaped
+    (supervisor_expansion), and no `;` or `#` ever right after white space, where
+    RawConfigParser would cut the line."""
+    return supervisor_expansion(" ".join(_supervisor_word(word) for word in argv))
 
 
 def _supervisor_word(word: str) -> str:
@@ -42,12 +45,39 @@ def supervisor_environment(var: EnvVar) -> str:
             f"it {problem}; use --env-mode file for values from .env files"
         )
     quote = '"' if '"' not in var.value else "'"
-    return f"{var.name}={quote}{var.value}{quote}".replace("%", "%%")
+    return supervisor_expansion(f"{var.name}={quote}{var.value}{quote}")
 
 
 @functools.cache
 def supervisor_path(value: str) -> str:
-    """A path for directory=: taken verbatim, `%` doubled for supervisor's one expansion."""
+    """A path for directory=: taken verbatim, escaped for supervisor's one expansion."""
+    _check_path(value)
+    return supervisor_expansion(value)
+
+
+def supervisor_log_path(value: str) -> str:
+    """A path for stdout_logfile=, which supervisor expands twice."""
+    _check_path(value)
+    return supervisor_expansion(value, rounds=2)
+
+
+@functools.cache
+def supervisor_expansion(value: str, rounds: int = 1) -> str:
+    """`value` written so that supervisor's `%` expansion, run `rounds` times, gives it back.
+
+    Each round is Python's `value % names` (options.py `expand`, names: here, program_name,
+    group_name, process_num, numprocs, host_node_name, ENV_*): `%` is written `%%` per round.
+    Before any round, supervisor replaces the text `%(here)s` in every value of the file with
+    the file's directory (`expand_here`, a plain str.replace), which would also hit the `%(here)s`
+    inside an escaped `%%(here)s`. So `%(here).0s` (the `here` name at precision 0: nothing) is
+    put between the escaped `%` and `(here)s`: `%(here)s` becomes `%%%(here).0s(here)s`.
+    """
+    escaped = value.replace("%", "%" * 2**rounds)
+    empty = "%" * 2 ** (rounds - 1) + "(here).0s"
+    return escaped.replace("%(here)s", "%" + empty + "(here)s")
+
+
+def _check_path(value: str) -> None:
     if (
         any(not c.isprintable() for c in value)
         or value != value.strip()
@@ -57,12 +87,6 @@ def supervisor_path(value: str) -> str:
             f"supervisord cannot carry the path {value!r}: no control characters, no leading or "
             "trailing white space, no ';' or '#' after white space"
         )
-    return value.replace("%", "%%")
-
-
-def supervisor_log_path(value: str) -> str:
-    """A path for stdout_logfile=, which supervisor expands twice: `%` written four times."""
-    return supervisor_path(value).replace("%", "%%")
 
 
 def _environment_problem(value: str) -> str | None:
@@ -86,6 +110,47 @@ def _refuse_line_breaks(value: str, what: str) -> None:
         raise ExportError(f"supervisord cannot carry {what} {value!r}: it holds a line break")
 
 
+def supervisor_program_name(app: str, type_name: str, number: int) -> str:
+    """APP-T-N, as design.md names every instance. In one include directory every [program:]
+    section shares one namespace (a second section of the same name merges into the first),
+    and app `a` type `b-c` and app `a-b` type `c` both give `a-b-c-1`: check_neighbours
+    refuses that clash when writing."""
+    return f"{app}-{type_name}-{number}"
+
+
+_SECTION = re.compile(r"^\[(?:program|group|fcgi-program|eventlistener):([^\]]*)\]", re.M)
+
+
+def check_neighbours(location: Path, rendering: Rendering) -> None:
+    """Refuse a program or group name that another configuration in LOCATION (the include
+    directory) defines too: supervisord would merge the two sections and run one command for
+    both. Only regular files are read, never through a link."""
+    ours = {name for file in rendering.values() for name in _SECTION.findall(file.text)}
+    try:
+        entries = list(os.scandir(location))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise ExportError(f"cannot read: {exc.strerror}", str(location)) from None
+    for entry in sorted(entries, key=lambda e: e.name):
+        if entry.name in rendering or not entry.name.endswith(".conf"):
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            with open(entry.path, "rb") as handle:  # a regular file, checked without following
+                text = handle.read(1 << 20).decode("utf-8", "replace")
+        except OSError:
+            continue
+        clash = sorted(ours & set(_SECTION.findall(text)))
+        if clash:
+            raise ExportError(
+                f"supervisord would merge [program:{clash[0]}] with the section of that name "
+                f"in {entry.name} and run one command for both: choose another app name (-a)",
+                str(location),
+            )
+
+
 def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
     for process in plan.processes:
         if process.type.group is not None:
@@ -94,7 +159,8 @@ def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
                 "only switches to the user's own groups; remove `group` for this format"
             )
     programs = {
-        instance: f"{plan.app}-{instance.type}-{instance.number}" for instance in plan.instances
+        instance: supervisor_program_name(plan.app, instance.type, instance.number)
+        for instance in plan.instances
     }
     commands = {
         process.name: tuple(
@@ -168,4 +234,5 @@ FORMAT = Format(
     uninstall_steps=supervisord_uninstall_steps,
     next_steps=supervisord_next_steps,
     package_steps=supervisord_package_steps,
+    check_neighbours=check_neighbours,
 )

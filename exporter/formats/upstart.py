@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import shlex
 
 from exporter.errors import ExportError
@@ -11,17 +12,46 @@ from exporter.formats import File, Format, RenderContext, Rendering
 from exporter.formats.shell import main_argv, sh_env_files, shell_quote
 from exporter.plan import Plan
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 
 @functools.cache
 def upstart_quote(value: str) -> str:
-    """One stanza argument for libnih's tokenizer: double quotes, backslash before `\\` and `"`.
+    """One stanza argument that libnih 1.0.3's tokenizer (nih_config_token) reads back as
+    exactly `value`.
 
-    Inside quotes libnih keeps `#`, `'`, `$` and white space, but turns a line break (and the
-    white space around it) into one space, so a value holding one cannot be written.
+    There a backslash escapes only a backslash, white space or a line break: before `"` it is
+    kept, so a `"` cannot be written inside double quotes. Quotes are removed wherever they
+    appear and adjacent quoted pieces join, so the value is written in double quotes, or in
+    single quotes when it holds `"`, or as pieces when it holds both: `"it's "'"'"x"'"'`.
+    Every backslash is written `\\\\`. Inside quotes `#`, `$` and white space are kept, but a line
+    break (and the white space around it) becomes one space, so a value holding one cannot be
+    written.
     """
     if "\n" in value:
         raise ExportError(f"upstart cannot carry {value!r}: it holds a line break")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if '"' not in value:
+        return _quoted(value, '"')
+    if "'" not in value:
+        return _quoted(value, "'")
+    pieces = re.findall(r'"+|[^"]+', value)
+    return "".join(_quoted(piece, "'" if piece[0] == '"' else '"') for piece in pieces)
+
+
+def _quoted(value: str, quote: str) -> str:
+    return quote + value.replace("\\", "\\\\") + quote
+
+
+def upstart_path(value: str) -> str:
+    """A path Upstart output carries (root, log directory, env file, shell): a line break
+    would end the line it is on, and in the script block a line `end script` would end the
+    block and let the rest be read as stanzas. No control characters at all, like systemd."""
+    if _CONTROL.search(value):
+        raise ExportError(
+            f"upstart cannot carry the path {value!r}: it holds a line break or another "
+            "control character"
+        )
+    return value
 
 
 @functools.cache
@@ -42,15 +72,21 @@ def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
         text = context.templates.get_template(template).render(plan=plan, **values)
         files[path] = File(text)
 
+    for path in (plan.root, plan.log, plan.shell):
+        if path is not None:
+            upstart_path(path)
     add(f"{plan.app}.conf", "app.conf.j2")
     for process in plan.processes:
+        env_file = context.env_file_path(process)
+        if env_file is not None:
+            upstart_path(env_file)
         add(f"{plan.app}-{process.name}.conf", "type.conf.j2", process=process)
         # the script block is run by the shell, not tokenized by Upstart
         main = shlex.join(
             main_argv(
                 plan.shell,
                 process.type.command,
-                context.env_file_path(process),
+                env_file,
                 process.type.login,
             )
         )
