@@ -163,6 +163,10 @@ def _prepare_log_dir(plan: Plan, format_name: str) -> list[str]:
     from exporter.logdir import prepare_log_dir
 
     first = plan.processes[0].type
+    if get_format(format_name).runs_as_invoker and first.user_setting is None:
+        import getpass  # a user manager, a LaunchAgent: the processes run as who exports
+
+        return prepare_log_dir(plan.log, (getpass.getuser(), first.group))
     return prepare_log_dir(plan.log, (first.user, first.group))
 
 

@@ -25,6 +25,13 @@ def _env_value(value: object) -> object:
     """TOML integers are written as the user typed them; other non-strings are refused."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    return _no_nul(value)
+
+
+def _no_nul(value: object) -> object:
+    """A NUL ends a C string: no environment, argv or path can carry one (TOML's "\u0000")."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("holds a NUL character, which no process can be given")
     return value
 
 
@@ -40,7 +47,7 @@ def _stop_signal(value: object) -> object:
 def _non_empty(value: object) -> object:
     if value == "":
         raise ValueError("must not be empty")
-    return value
+    return _no_nul(value)
 
 
 EnvValue = Annotated[str, BeforeValidator(_env_value)]

@@ -48,6 +48,28 @@ CASES = [
         [],
         "formation.toml:2: process.web.user: must not be empty",
     ),
+    *(
+        (
+            f"nul-in-{where}",
+            {"formation.toml": text},
+            [],
+            f"formation.toml:{line}: {key}: holds a NUL character, which no process can be given",
+        )
+        for where, text, line, key in [
+            ("env", '[env]\nX = "a\\u0000b"\n', 2, "env.X"),
+            ("process-env", '[process.web]\nenv = { Y = "\\u0000" }\n', 2, "process.web.env.Y"),
+            ("root", 'root = "/srv/a\\u0000b"\n', 1, "root"),
+        ]
+    ),
+    *(
+        (
+            f"empty-{flag}",
+            {},
+            [flag, ""],
+            f"{name} is empty: give a value, or leave it out for the default",
+        )
+        for flag, name in [("-g", "--group"), ("-s", "--shell")]
+    ),
     (
         "toml-nested-5000-deep",
         {"formation.toml": "a = " + "[" * 5000 + "]" * 5000 + "\n"},

@@ -140,3 +140,19 @@ def test_the_command_printed_creates_what_procexport_would_have(tmp_path):
     me = getpass.getuser()
     subprocess.run(shlex.split(step.replace("-o ghost", f"-o {me}")), check=True)
     assert stat.S_IMODE(Path(logs).stat().st_mode) == 0o750
+
+
+@pytest.mark.parametrize("format_name", ["systemd-user", "launchd"])
+def test_a_format_that_runs_as_the_exporting_user_gives_the_directory_to_that_user(
+    tmp_path, format_name
+):
+    """A user manager and a LaunchAgent run the processes as whoever loads them: the default
+    user (the app name, `ghostapp` here, which does not exist) must not get the directory."""
+    app = write_app(tmp_path / "ghostapp", "web: a\n")
+    logs = tmp_path / "logs"
+    result = run_installed(format_name, str(tmp_path / "out"), "-l", str(logs), cwd=app)
+    assert result.status == 0, result.stderr
+    info = logs.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o750
+    assert info.st_uid == pwd.getpwnam(getpass.getuser()).pw_uid
+    assert "install -d" not in result.stderr

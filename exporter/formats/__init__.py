@@ -94,6 +94,9 @@ class Format(NamedTuple):
     # (the directory written, the rendering) -> raises ExportError when another file there
     # would clash with it (supervisord: a program name another app's include file defines)
     check_neighbours: Callable[[Path, Rendering], None] | None = None
+    # without a user set, the processes run as the account that loads the configuration
+    # (systemctl --user, a LaunchAgent), not as the default user (the app name)
+    runs_as_invoker: bool = False
 
 
 def get_format(name: str) -> Format:

@@ -193,5 +193,6 @@ FORMAT = Format(
     next_steps=launchd_next_steps,
     uninstall_steps=launchd_uninstall_steps,
     template_folder=None,
+    runs_as_invoker=True,
     absolute_paths_in_steps=True,
 )

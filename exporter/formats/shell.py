@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Iterable
 
 from exporter.dotenv import ENV_NAME
+from exporter.errors import ExportError
 from exporter.formation import EnvVar
 from exporter.formats import File, Rendering, secrets_header
 from exporter.plan import Plan
@@ -54,8 +56,21 @@ def env_file_entries(text: str) -> dict[str, str]:
     return entries
 
 
+# Variables bash holds read-only: sourcing `UID='0'` fails, and the command never runs.
+BASH_READ_ONLY = frozenset({"UID", "EUID", "PPID", "BASHOPTS", "BASH_VERSINFO", "SHELLOPTS"})
+
+
 def sh_env_files(plan: Plan) -> Rendering:
     """--env-mode file: each env file, 0600, belonging to the account whose shell sources it."""
+    if "bash" in os.path.basename(plan.shell):
+        for name, process in plan.env_files.items():
+            for var in process.secret_env:
+                if var.name in BASH_READ_ONLY:
+                    raise ExportError(
+                        f"{plan.shell} cannot source {var.name} ({var.origin}) from {name}: bash "
+                        "holds it read-only, so the command would never start; rename the "
+                        "variable or use another shell"
+                    )
     return {
         name: File(
             sh_env_file(secrets_header(plan.procfile), process.secret_env),

@@ -195,6 +195,7 @@ def systemd_format(name: str, user_manager: bool) -> Format:
         uninstall_steps=functools.partial(systemd_uninstall_steps, user_manager=user_manager),
         # a package installs system units; a user manager's units have no maintainer scripts
         package_steps=None if user_manager else systemd_package_steps,
+        runs_as_invoker=user_manager,
         template_folder="systemd",
     )
 

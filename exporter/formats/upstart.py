@@ -69,6 +69,11 @@ def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
     files: Rendering = {}
 
     def add(path: str, template: str, **values: object) -> None:
+        if path in files:  # type `web-1` and instance 1 of `web` are both APP-web-1
+            raise ExportError(
+                f"upstart would write two jobs named {path.removesuffix('.conf')!r} (a type job "
+                "and an instance job of another type): rename one of the process types"
+            )
         text = context.templates.get_template(template).render(plan=plan, **values)
         files[path] = File(text)
 
