@@ -37,6 +37,7 @@ def destination(
     installed = Path(os.path.normpath(location))
     staging = Path(os.path.abspath(destdir))
     directory = staging / str(installed).lstrip("/")
+    _refuse_links_below(staging, installed)
     if manifest_path is not None and _inside(manifest_path, staging):
         raise ExportError(
             f"--manifest {manifest}: inside --destdir {destdir}, so it would ship in the "
@@ -66,10 +67,23 @@ def check_installed_paths(plan: Plan, fmt: Format, staging: Path, options: Optio
 
 
 def check_manifest_is_not_written(destination: Destination, rendering: Rendering) -> None:
-    """--manifest must not name a file the export writes."""
+    """--manifest must not name a file the export writes, nor one of procexport's own files in
+    LOCATION (its key, lock or journals), nor anything but a file."""
     if destination.manifest is None:
         return
     manifest = os.path.abspath(destination.manifest)
+    if os.path.isdir(manifest) or os.path.islink(manifest):
+        raise ExportError(
+            f"--manifest {destination.manifest}: is a directory or a symbolic link; name a file"
+        )
+    own = (".procexport.key", ".procexport.lock")
+    if os.path.dirname(manifest) == os.path.abspath(destination.directory) and (
+        os.path.basename(manifest) in own or manifest.endswith(".journal")
+    ):
+        raise ExportError(
+            f"--manifest {destination.manifest}: procexport keeps a file of its own there; "
+            "choose another path"
+        )
     for relative in rendering:
         if os.path.abspath(destination.directory / relative) == manifest:
             raise ExportError(
@@ -105,6 +119,22 @@ def package_steps(fmt: Format, app: str, installed: Path, rendering: Rendering) 
                 f"postinst: chown {owner} {path} (create the account first, in preinst/%pre)"
             )
     return steps
+
+
+def _refuse_links_below(staging: Path, installed: Path) -> None:
+    """Every directory from DESTDIR down to DESTDIR + LOCATION must be a real one: a link
+    there would take the files out of the tree (DESTDIR itself may be a link)."""
+    current = staging
+    for part in installed.parts[1:]:
+        current = current / part
+        if current.is_symlink():
+            raise ExportError(
+                "is a symbolic link inside --destdir; the files would be written outside the "
+                "tree: remove the link",
+                str(current),
+            )
+        if not current.exists():
+            return
 
 
 def _inside(path: Path, directory: Path) -> bool:

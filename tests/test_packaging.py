@@ -324,3 +324,41 @@ def test_a_relative_destdir_is_taken_from_the_current_directory(procexport, app)
     written = every_file(app / "debian/app")
     assert "etc/app/units/app.target" in written
     assert not [name for name in written if str(app).encode() in written[name]]
+
+
+def test_a_link_between_destdir_and_location_is_refused_not_followed(procexport, app, tmp_path):
+    staging, outside = tmp_path / "stage", tmp_path / "outside"
+    (staging / "etc").mkdir(parents=True)
+    outside.mkdir()
+    (staging / "etc" / "app").symlink_to(outside)
+    result = procexport("systemd", INSTALLED, "--destdir", str(staging), cwd=app)
+    assert (result.status, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"procexport: error: {staging}/etc/app: is a symbolic link inside --destdir; the files "
+        "would be written outside the tree: remove the link\n"
+    )
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["directory", "key", "lock"])
+def test_a_manifest_path_that_is_no_place_for_a_manifest_is_refused(
+    procexport, app, tmp_path, where
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "dir").mkdir()
+    manifest = {
+        "directory": tmp_path / "dir",
+        "key": out / ".procexport.key",
+        "lock": out / ".procexport.lock",
+    }[where]
+    before = snapshot(tmp_path)
+    result = procexport("systemd", str(out), "--manifest", str(manifest), cwd=app)
+    assert (result.status, result.stdout) == (2, "")
+    why = (
+        "is a directory or a symbolic link; name a file"
+        if where == "directory"
+        else "procexport keeps a file of its own there; choose another path"
+    )
+    assert result.stderr == f"procexport: error: --manifest {manifest}: {why}\n"
+    assert snapshot(tmp_path) == before
