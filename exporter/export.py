@@ -57,6 +57,11 @@ def run_export(
             raise ExportError(f"{option} needs a LOCATION: the directory the files go to")
     if template_dir is not None and not template_dir.is_dir():
         raise ExportError("--template: no such directory", str(template_dir))
+    if template_dir is not None and get_format(format_name).template_folder is None:
+        raise ExportError(
+            f"--template: the {format_name} format has no templates to override (its files are "
+            "written as data, escaping included)"
+        )
     if uninstall:
         if location is None:
             raise ExportError("--uninstall needs a LOCATION to remove the app from")

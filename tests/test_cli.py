@@ -174,3 +174,15 @@ def test_a_broken_template_override_is_one_line_exit_2(procexport, tmp_path, tem
     assert message in result.stderr
     assert result.stderr.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("fmt", ["kubernetes", "launchd"])
+def test_a_template_override_for_a_format_without_templates_is_an_error(procexport, tmp_path, fmt):
+    app = write_app(tmp_path / "app", "web: serve\n", {"kubernetes": {"image": "img:1"}})
+    (tmp_path / "tpl").mkdir()
+    result = procexport(fmt, "-t", str(tmp_path / "tpl"), cwd=app)
+    assert (result.status, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"procexport: error: --template: the {fmt} format has no templates to override (its "
+        "files are written as data, escaping included)\n"
+    )

@@ -401,7 +401,8 @@ def kubernetes_uninstall_steps(app: str, removed: list[str]) -> list[str]:
 
 FORMAT = Format(
     name="kubernetes",
-    filters={"kubernetes_command_arg": kubernetes_command_arg},
+    filters={},
+    template_folder=None,  # PyYAML writes the manifests: no template to override
     render=render_kubernetes,
     uninstall_steps=kubernetes_uninstall_steps,
     next_steps=kubernetes_next_steps,
