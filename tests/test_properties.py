@@ -13,6 +13,7 @@ import contextlib
 import io
 import os
 import posixpath
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -57,10 +58,24 @@ def run(args: list[str], app: Path) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
+# Hypothesis runs a test body many times in one pytest test, so apps cannot live in tmp_path:
+# each gets a directory of its own, removed when the module is done.
+_MADE: list[Path] = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _remove_made_apps():
+    yield
+    for directory in _MADE:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def make_app(
     command: str, env: dict[str, str], formation: dict | None = None, dotenv: str = ""
 ) -> Path:
-    app = Path(tempfile.mkdtemp(prefix="prop-")) / "app"
+    base = Path(tempfile.mkdtemp(prefix="prop-"))
+    _MADE.append(base)
+    app = base / "app"
     app.mkdir()
     (app / "Procfile").write_text(f"web: {command}\n", encoding="utf-8")
     (app / "formation.toml").write_text(
