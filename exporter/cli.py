@@ -301,16 +301,40 @@ def _refuse_empty(*given: tuple[str, str | None]) -> None:
             raise ExportError(f"{name} is empty: give a value, or leave it out for the default")
 
 
+COMPLETE_VAR = "_PROCEXPORT_COMPLETE"
+
+
+def _completing_check() -> bool:
+    """Shell completion of `procexport check ...`: complete check's options, as if the words
+    started after `check` (bash, zsh and fish all pass COMP_WORDS and COMP_CWORD)."""
+    if not os.environ.get(COMPLETE_VAR):
+        return False
+    words = os.environ.get("COMP_WORDS", "").split()
+    if words[1:2] != ["check"] or int(os.environ.get("COMP_CWORD") or 0) < 2:
+        return False
+    os.environ["COMP_WORDS"] = " ".join(words[:1] + words[2:])
+    os.environ["COMP_CWORD"] = str(int(os.environ["COMP_CWORD"]) - 1)
+    from typer.completion import completion_init
+
+    completion_init()  # the shells typer completes for (check's app adds no options of its own)
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
-    if args[:1] == ["check"]:  # a command of its own, before typer reads FORMAT
+    if args[:1] == ["check"] or _completing_check():  # its own command, before FORMAT
         command = typer.main.get_command(check_app)
         args, prog_name = args[1:], "procexport check"
     else:
         command = typer.main.get_command(app)
         prog_name = "procexport"
     try:
-        status = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+        status = command.main(
+            args=args,
+            prog_name=prog_name,
+            standalone_mode=False,
+            complete_var=COMPLETE_VAR,
+        )
     except typer.Exit as exc:
         status = exc.exit_code
     except (typer.Abort, KeyboardInterrupt):

@@ -76,6 +76,13 @@ def test_completion_offers_formats_and_the_procfiles_process_types(tmp_path):
     assert "--uninstall" in complete(app, "procexport systemd --u")
 
 
+def test_completion_of_check_offers_checks_own_options(tmp_path):
+    app = write_app(tmp_path / "shop", "web: a\nworker: b\n")
+    assert complete(app, "procexport check --f") == ["--formation-file", "--formation", "--format"]
+    assert complete(app, "procexport check -m w") == ["web=", "worker="]
+    assert "--force" in complete(app, "procexport systemd --f")
+
+
 def run_on_a_terminal(args: list[str], cwd, env: dict[str, str]) -> str:
     """stdout of the command when it is a pseudo-terminal."""
     master, slave = pty.openpty()
