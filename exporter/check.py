@@ -112,8 +112,18 @@ def _command_problems(name: str, command: str) -> list[str]:
 
 
 def _shell_words(command: str) -> list[str]:
-    """Words and control operators as sh splits them (quotes removed, comments dropped)."""
-    return list(shlex.shlex(command, posix=True, punctuation_chars=";&|(){}<>"))
+    """Words and control operators as sh splits them (quotes removed, comments dropped): only
+    white space and the operators end a word (`0.0.0.0:8000`, `a#b` are one), and `#` starts a
+    comment only at the start of a word."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|(){}<>")
+    lexer.commenters = ""
+    lexer.wordchars += ":@%+,^!$[]#`\\"
+    words = []
+    for word in lexer:
+        if word.startswith("#"):
+            break
+        words.append(word)
+    return words
 
 
 def _simple_commands(words: list[str]) -> list[list[str]]:
@@ -156,9 +166,43 @@ def _simple_command_problems(words: list[str]) -> list[str]:
                 "process manager runs it in the foreground"
             )
             break
+    port = _fixed_port(words, names)
+    if port is not None:
+        problems.append(
+            f"listens on the fixed port {port}: every instance would take the same one; use "
+            "$PORT, which procexport sets per instance"
+        )
     if "nginx" in names and not any("daemon off" in word for word in words):
         problems.append("nginx forks into the background unless run with -g 'daemon off;'")
     return problems
+
+
+# Options that take the port (or HOST:PORT) to listen on; the short ones only for the servers
+# where they mean that (`-p` is a path to mkdir, a port to ssh, ...).
+PORT_OPTIONS = ("--port", "--bind", "--listen")
+SHORT_PORT_OPTIONS = {
+    "-p": ("rails", "puma", "thin", "unicorn", "rackup", "flask", "hypercorn", "php"),
+    "-b": ("gunicorn", "puma", "hypercorn", "daphne"),
+}
+_LITERAL_PORT = re.compile(r"(?:.*:)?(\d{1,5})")
+
+
+def _fixed_port(words: list[str], names: list[str]) -> str | None:
+    """The port number written into a listening option, if one is (not $PORT)."""
+    for index, word in enumerate(words):
+        option, equals, value = word.partition("=")
+        takes_port = option in PORT_OPTIONS or any(
+            option == flag and server in names
+            for flag, servers in SHORT_PORT_OPTIONS.items()
+            for server in servers
+        )
+        if not takes_port:
+            continue
+        value = value if equals else (words[index + 1] if index + 1 < len(words) else "")
+        literal = _LITERAL_PORT.fullmatch(value)
+        if literal:
+            return literal.group(1)
+    return None
 
 
 def _reads_port_itself(words: list[str]) -> bool:

@@ -227,3 +227,43 @@ def test_only_the_web_type_must_read_port():
 
 def test_an_unterminated_quote_is_a_warning_not_a_crash():
     assert lint("worker: echo 'oops\n") == ["worker: the command has an unterminated quote"]
+
+
+FIXED = (
+    "listens on the fixed port {}: every instance would take the same one; use $PORT, which "
+    "procexport sets per instance"
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "port"),
+    [
+        ("gunicorn -b 0.0.0.0:8000 app:app", "8000"),
+        ("gunicorn --bind=127.0.0.1:8001 app:app", "8001"),
+        ("bundle exec rails server -p 3000", "3000"),
+        ("uvicorn app:app --port=9000", "9000"),
+        ("bundle exec puma -p 4000", "4000"),
+    ],
+)
+def test_a_fixed_port_is_a_warning(command, port):
+    assert f"web: {FIXED.format(port)}" in lint(f"web: {command}\n")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "gunicorn -b 0.0.0.0:$PORT app:app",
+        "mkdir -p 755 && serve --port $PORT",
+        "ssh -p 22 host tunnel $PORT",
+        "rails server -p ${PORT:-3000}",
+    ],
+)
+def test_a_port_from_the_environment_or_another_meaning_of_p_is_not_a_finding(command):
+    assert lint(f"web: {command}\n") == []
+
+
+def test_a_hash_inside_a_word_does_not_hide_what_follows():
+    assert lint("worker: run a#b --daemon\n") == [
+        "worker: '--daemon' puts the server in the background: the process manager runs it in "
+        "the foreground, leave the option out"
+    ]
