@@ -47,6 +47,36 @@ def _complete_formation(incomplete: str) -> list[str]:
     return [f"{prefix}{name}=" for name in (*names, "all") if name.startswith(current)]
 
 
+# Options that export and check share, defined once.
+ProcfileOption = Annotated[
+    str | None,
+    typer.Option("-f", "--procfile", metavar="PATH", help="The Procfile (./Procfile)."),
+]
+FormationFileOption = Annotated[
+    str | None,
+    typer.Option(
+        "-F", "--formation-file", metavar="PATH", help="The formation TOML (./formation.toml)."
+    ),
+]
+FormationOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-m",
+        "--formation",
+        "-c",
+        metavar="SPEC",
+        help="Instances per type: web=3,worker=2 or all=2; repeatable.",
+        autocompletion=_complete_formation,
+    ),
+]
+EnvOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-e", "--env", metavar="FILE", help=".env file; repeatable or a,b; later ones win."
+    ),
+]
+
+
 @app.command(
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=EXAMPLES,
@@ -64,27 +94,9 @@ def export(
         str | None,
         typer.Argument(metavar="[LOCATION]", help="Directory to write into; stdout if omitted."),
     ] = None,
-    procfile: Annotated[
-        str | None,
-        typer.Option("-f", "--procfile", metavar="PATH", help="The Procfile (./Procfile)."),
-    ] = None,
-    formation_file: Annotated[
-        str | None,
-        typer.Option(
-            "-F", "--formation-file", metavar="PATH", help="The formation TOML (./formation.toml)."
-        ),
-    ] = None,
-    formation: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-m",
-            "--formation",
-            "-c",
-            metavar="SPEC",
-            help="Instances per type: web=3,worker=2 or all=2; repeatable.",
-            autocompletion=_complete_formation,
-        ),
-    ] = None,
+    procfile: ProcfileOption = None,
+    formation_file: FormationFileOption = None,
+    formation: FormationOption = None,
     app_name: Annotated[
         str | None,
         typer.Option("-a", "--app", metavar="NAME", help="App name, prefix of every file."),
@@ -108,12 +120,7 @@ def export(
     port: Annotated[
         int | None, typer.Option("-p", "--port", metavar="N", help="Base port (5000).")
     ] = None,
-    env: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-e", "--env", metavar="FILE", help=".env file; repeatable or a,b; later ones win."
-        ),
-    ] = None,
+    env: EnvOption = None,
     shell: Annotated[
         str | None,
         typer.Option("-s", "--shell", metavar="PATH", help="Shell that runs each command."),
@@ -245,33 +252,10 @@ check_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 @check_app.command(context_settings={"help_option_names": ["-h", "--help"]})
 def check(
-    procfile: Annotated[
-        str | None,
-        typer.Option("-f", "--procfile", metavar="PATH", help="The Procfile (./Procfile)."),
-    ] = None,
-    formation_file: Annotated[
-        str | None,
-        typer.Option(
-            "-F", "--formation-file", metavar="PATH", help="The formation TOML (./formation.toml)."
-        ),
-    ] = None,
-    formation: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-m",
-            "--formation",
-            "-c",
-            metavar="SPEC",
-            help="Instances per type: web=3,worker=2 or all=2; repeatable.",
-            autocompletion=_complete_formation,
-        ),
-    ] = None,
-    env: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-e", "--env", metavar="FILE", help=".env file; repeatable or a,b; later ones win."
-        ),
-    ] = None,
+    procfile: ProcfileOption = None,
+    formation_file: FormationFileOption = None,
+    formation: FormationOption = None,
+    env: EnvOption = None,
     output: Annotated[
         str, typer.Option("--format", metavar="FORMAT", help="text (one line each) or json.")
     ] = "text",
