@@ -148,17 +148,15 @@ def _config_map(plan: Plan, process: Process, config: dict[str, str]) -> dict[st
     }
 
 
-def _deployment(
-    plan: Plan,
-    process: Process,
-    config: dict[str, str],
-    secrets: dict[str, str],
-    context: RenderContext,
+def _container(
+    plan: Plan, process: Process, config: dict[str, str], secrets: dict[str, str], serves: bool
 ) -> dict[str, Any]:
+    """The container of a type's pods (a Deployment's, or the release Job's): the command
+    through the shell, the environment (Secret first: a ConfigMap listed later wins over it,
+    as [env] beats .env), PORT and PS, the stop signal; with `serves`, its port."""
     ptype = process.type
-    labels = _labels(plan, process)
     env_from: list[dict[str, Any]] = []
-    if secrets:  # first: a ConfigMap listed later wins over it, as [env] beats .env
+    if secrets:
         env_from.append({"secretRef": {"name": f"{plan.app}-env"}})
     if config:
         env_from.append({"configMapRef": {"name": f"{plan.app}-{process.name}-env"}})
@@ -178,16 +176,33 @@ def _deployment(
         {"name": "PORT", "value": str(ptype.port)},
         {"name": "PS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
     ]
-    container["ports"] = [{"name": PORT_NAME, "containerPort": ptype.port}]
-    if ptype.service:
-        container["readinessProbe"] = {"tcpSocket": {"port": PORT_NAME}}
+    if serves:
+        container["ports"] = [{"name": PORT_NAME, "containerPort": ptype.port}]
+        if ptype.service:
+            container["readinessProbe"] = {"tcpSocket": {"port": PORT_NAME}}
     container["lifecycle"] = _stop(plan, ptype.stop_signal)
     if ptype.user.isdigit():
         container["securityContext"] = {"runAsUser": int(ptype.user)}
-    pod_spec: dict[str, Any] = {"terminationGracePeriodSeconds": ptype.timeout}
+    return container
+
+
+def _pod_spec(plan: Plan, process: Process, container: dict[str, Any]) -> dict[str, Any]:
+    pod_spec: dict[str, Any] = {"terminationGracePeriodSeconds": process.type.timeout}
     if plan.kubernetes.version >= STOP_SIGNAL_SINCE:
         pod_spec["os"] = {"name": "linux"}  # stopSignal is only valid with an OS set
     pod_spec["containers"] = [container]
+    return pod_spec
+
+
+def _deployment(
+    plan: Plan,
+    process: Process,
+    config: dict[str, str],
+    secrets: dict[str, str],
+    context: RenderContext,
+) -> dict[str, Any]:
+    labels = _labels(plan, process)
+    pod_spec = _pod_spec(plan, process, _container(plan, process, config, secrets, serves=True))
     config_hash = _config_hash(config, secrets, context)
     return {
         "apiVersion": "apps/v1",
@@ -222,37 +237,8 @@ def _release_manifests(plan: Plan, secrets: dict[str, str]) -> dict[str, dict[st
     config = {var.name: var.value for var in ptype.env if not var.secret}
     if config:
         files[f"{plan.app}-release-configmap.yaml"] = _config_map(plan, process, config)
-    env_from: list[dict[str, Any]] = []
-    if secrets:
-        env_from.append({"secretRef": {"name": f"{plan.app}-env"}})
-    if config:
-        env_from.append({"configMapRef": {"name": f"{plan.app}-release-env"}})
-    container: dict[str, Any] = {
-        "name": process.name,
-        "image": plan.kubernetes.image,
-        "command": [
-            kubernetes_command_arg(word)
-            for word in (plan.shell, *login_flag(ptype.login), "-c", ptype.command)
-        ],
-    }
-    if plan.kubernetes.root_given:
-        container["workingDir"] = plan.root
-    if env_from:
-        container["envFrom"] = env_from
-    container["env"] = [
-        {"name": "PORT", "value": str(ptype.port)},
-        {"name": "PS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-    ]
-    container["lifecycle"] = _stop(plan, ptype.stop_signal)
-    if ptype.user.isdigit():
-        container["securityContext"] = {"runAsUser": int(ptype.user)}
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "terminationGracePeriodSeconds": ptype.timeout,
-    }
-    if plan.kubernetes.version >= STOP_SIGNAL_SINCE:
-        pod_spec["os"] = {"name": "linux"}
-    pod_spec["containers"] = [container]
+    container = _container(plan, process, config, secrets, serves=False)
+    pod_spec = {"restartPolicy": "Never", **_pod_spec(plan, process, container)}
     digest = hashlib.sha256(
         json.dumps([pod_spec, config, sorted(secrets)], sort_keys=True).encode("utf-8")
     ).hexdigest()
