@@ -64,8 +64,14 @@ Rendering = dict[str, File]
 
 
 class Format(NamedTuple):
-    name: str
+    """A format: what `FORMAT = Format(...)` in exporter/formats/NAME.py declares, registered by
+    one line in _MODULES. Only the first four fields are required; the rest are hooks with
+    defaults that do nothing."""
+
+    name: str  # as the command line names it
+    # the Jinja filters its templates (and -t overrides) use: its escaping functions
     filters: Mapping[str, Callable[..., str]]
+    # the plan -> every file, by path relative to LOCATION: pure, no I/O
     render: Callable[[Plan, RenderContext], Rendering]
     # (app, changed paths, removed paths) -> the commands an operator runs after a write
     next_steps: Callable[[str, list[str], list[str]], list[str]]
