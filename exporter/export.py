@@ -88,9 +88,7 @@ def run_export(
     check_manifest_is_not_written(target, rendering)
     written = without_owners(rendering) if target.staging is not None else rendering
     default_name = manifest_name(plan.app, format_name)
-    # LOCATION holds only the configuration with --manifest PATH or --destdir: no lock file
-    lock_file = target.manifest == target.directory / default_name
-    with open_destination(target.directory, not dry_run, lock_file) as dest:
+    with open_destination(target.directory, write=not dry_run) as dest:
         sync = plan_sync(
             dest,
             written,

@@ -9,8 +9,7 @@ Under faults (exporter/journal.py holds the write itself):
 - Containment: below LOCATION every path is resolved one component at a time from a directory
   file descriptor, with O_NOFOLLOW, so nothing is read, written or removed through a symbolic
   link. A link where procexport must go is refused; --force replaces the link, never its target.
-- One writer: `.procexport.lock` in LOCATION is flock'ed for the whole export (shared for a dry
-  run); it is never removed.
+- One writer: LOCATION's directory is flock'ed for the whole export (shared for a dry run).
 - All or nothing, crash recovery: see exporter/journal.py.
 """
 
@@ -41,7 +40,7 @@ from exporter.secret_digest import keyed_digest
 
 __all__ = ["Action", "Change", "SyncPlan", "apply_sync", "manifest_name", "plan_sync", "preview"]
 
-LOCK_NAME = ".procexport.lock"
+LOCK_NAME = ".procexport.lock"  # what procexport 0.1 locked; --uninstall removes one it finds
 LOCK_TIMEOUT = 60.0  # seconds a second export waits for the first (PROCEXPORT_LOCK_TIMEOUT)
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 LINK_MODE = 0o120000  # git's mode for a symbolic link, as diffs show it
@@ -123,16 +122,12 @@ class Destination:
 
     def __exit__(self, kind, value, traceback) -> None:
         if kind is not None and self.created and self.fd is not None:
-            # A first export that failed leaves no LOCATION behind (only the lock was made).
-            for remove in (lambda: os.unlink(LOCK_NAME, dir_fd=self.fd), self._remove_location):
-                with contextlib.suppress(OSError):  # no lock file (a staging tree), not empty
-                    remove()
+            # A first export that failed leaves no LOCATION behind.
+            with contextlib.suppress(OSError):  # not empty
+                os.rmdir(self.location)
         for fd in (self.lock_fd, self.fd):
             if fd is not None:
                 os.close(fd)
-
-    def _remove_location(self) -> None:
-        os.rmdir(self.location)
 
     def path(self, relative: str) -> str:
         """How to name a path inside LOCATION to the user."""
@@ -219,10 +214,8 @@ class Destination:
             return Node("file", current.read(), stat.S_IMODE(info.st_mode))
 
 
-def open_destination(location: Path, write: bool, lock_file: bool = True) -> Destination:
-    """LOCATION, created when missing (unless only reading), locked, recovered. Without
-    `lock_file` (a package's staging tree, where a lock file would ship) LOCATION's own
-    directory descriptor is locked instead."""
+def open_destination(location: Path, write: bool) -> Destination:
+    """LOCATION, created when missing (unless only reading), locked, recovered."""
     try:
         info = os.stat(location)
     except FileNotFoundError:
@@ -255,7 +248,7 @@ def open_destination(location: Path, write: bool, lock_file: bool = True) -> Des
         raise ExportError(f"cannot open: {exc.strerror}", str(location)) from None
     dest = Destination(location, fd, created)
     with _cleanup_on_error(dest):
-        dest.lock_fd = _lock(dest, write, lock_file)
+        dest.lock_fd = _lock(dest, write)
         from exporter.journal import recover, rollback_view
 
         if write:
@@ -277,28 +270,20 @@ class _cleanup_on_error:
             self.dest.__exit__(kind, value, traceback)
 
 
-def _lock(dest: Destination, write: bool, lock_file: bool = True) -> int | None:
-    """flock LOCATION/.procexport.lock: exclusive to write, shared to read; wait a bounded time."""
+def _lock(dest: Destination, write: bool) -> int | None:
+    """flock LOCATION's own directory: exclusive to write, shared to read; wait a bounded time.
+    Every export locks the same object, whatever else it writes there (no lock file, which a
+    package's staging tree would ship)."""
     import fcntl
     import time
 
-    flags = os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_RDWR | os.O_CREAT if write else os.O_RDONLY)
-    try:
-        if lock_file:
-            fd = os.open(LOCK_NAME, flags, 0o644, dir_fd=dest.fd)
-        else:
-            fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dest.fd)
-    except FileNotFoundError:
+    if dest.fd is None:
         return None  # a dry run where nothing was ever written
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ExportError(_LINK_MESSAGE, dest.path(LOCK_NAME)) from None
-        if not write and exc.errno == errno.EACCES:
-            return None  # a dry run by someone who may not write here either
-        raise ExportError(f"cannot open the lock: {exc.strerror}", dest.path(LOCK_NAME)) from None
+    fd = os.dup(dest.fd)
     try:
         timeout = float(os.environ.get("PROCEXPORT_LOCK_TIMEOUT") or LOCK_TIMEOUT)
     except ValueError:
+        os.close(fd)
         raise ExportError("PROCEXPORT_LOCK_TIMEOUT: must be a number of seconds") from None
     deadline = time.monotonic() + timeout
     pause = 0.005
@@ -310,8 +295,8 @@ def _lock(dest: Destination, write: bool, lock_file: bool = True) -> int | None:
             if time.monotonic() >= deadline:
                 os.close(fd)
                 raise ExportError(
-                    f"another procexport is writing into this directory (it holds {LOCK_NAME}; "
-                    f"waited {timeout:g} seconds): try again when it has finished",
+                    f"another procexport is writing into this directory (waited {timeout:g} "
+                    "seconds): try again when it has finished",
                     str(dest.location),
                 ) from None
             time.sleep(pause)

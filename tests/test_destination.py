@@ -160,17 +160,47 @@ def test_a_second_export_waits_a_bounded_time_for_the_lock_then_fails_in_one_lin
     export(procexport, shop, "systemd", out)
     before = snapshot(out)
     monkeypatch.setenv("PROCEXPORT_LOCK_TIMEOUT", "0.2")
-    with open(out / ".procexport.lock") as held:
+    held = os.open(out, os.O_RDONLY | os.O_DIRECTORY)  # what an export locks: LOCATION itself
+    try:
         fcntl.flock(held, fcntl.LOCK_EX)
         result = export(procexport, shop, "systemd", out, "-m", "all=2")
         dry = procexport("systemd", str(out), "--dry-run", cwd=shop)
+    finally:
+        os.close(held)
     assert result.status == 2
     assert result.stderr == (
-        f"procexport: error: {out}: another procexport is writing into this directory (it "
-        "holds .procexport.lock; waited 0.2 seconds): try again when it has finished\n"
+        f"procexport: error: {out}: another procexport is writing into this directory (waited "
+        "0.2 seconds): try again when it has finished\n"
     )
     assert dry.status == 2
     assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("option", ["--manifest", "--destdir"])
+def test_an_export_keeping_its_manifest_elsewhere_waits_for_the_same_lock(
+    procexport, shop, tmp_path, monkeypatch, option
+):
+    """One lock for every kind of export into a LOCATION: a --manifest PATH or --destdir export
+    must not run (and recover a live journal) beside a default one."""
+    out = tmp_path / "out"
+    out.mkdir()
+    directory = out
+    args = ["--manifest", str(tmp_path / "m.toml")]
+    if option == "--destdir":
+        directory = out / "etc" / "app"
+        directory.mkdir(parents=True)
+        args = ["--destdir", str(out), "-d", "/srv/app"]
+    monkeypatch.setenv("PROCEXPORT_LOCK_TIMEOUT", "0.2")
+    held = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        location = "/etc/app" if option == "--destdir" else str(out)
+        result = procexport("systemd", location, *args, cwd=shop)
+    finally:
+        os.close(held)
+    assert result.status == 2
+    assert "another procexport is writing into this directory" in result.stderr
+    assert not any(directory.iterdir())
 
 
 def test_two_concurrent_exports_of_100_types_never_interleave(tmp_path):

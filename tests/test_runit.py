@@ -342,7 +342,6 @@ def test_a_scale_down_of_a_running_instance_waits_for_sv_down_then_goes_by_the_s
         assert not (out / "probeapp-web-2").exists()
         assert runsvdir.status("probeapp-web-1").startswith("run:")
     assert sorted(path.name for path in out.iterdir()) == [
-        ".procexport.lock",
         ".procexport.probeapp.runit.toml",
         "probeapp-web-1",
     ]
