@@ -264,6 +264,12 @@ def _undo_step(dest: Destination, step: dict) -> None:
                     os.rmdir(name, dir_fd=parent)
             except FileNotFoundError:
                 pass
+            except OSError as exc:
+                if exc.errno != errno.ENOTEMPTY:
+                    raise
+                # Someone else's files appeared in it since (runsv's supervise/ in a new
+                # service directory): they stay, and so does the directory holding them.
+                return
             if backup and _exists(root, backup):
                 os.rename(backup, name, src_dir_fd=root, dst_dir_fd=parent)
     finally:

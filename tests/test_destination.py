@@ -701,3 +701,37 @@ def test_a_journal_step_behind_a_symlink_is_never_undone_through_it(procexport, 
     assert export(procexport, shop, "systemd", out).status == 0
     assert (outside / "db").read_text() == "data\n"
     assert not (out / ".procexport.evil.systemd.journal").exists()
+
+
+def test_a_killed_runit_export_whose_new_services_runsv_took_up_is_recovered(
+    procexport, shop, tmp_path, monkeypatch
+):
+    """runsvdir may start a runsv on a new service directory before the export that made it
+    is killed; runsv then puts its supervise/ there. The rollback keeps that directory (its
+    files are runsv's) instead of failing every later export."""
+    out = tmp_path / "out"
+    assert export(procexport, shop, "runit", out, "-m", "web=1", "-u", "root").status == 0
+    args = ["runit", str(tmp_path / "killed"), "-q", "-u", "root", "-m", "web=3"]
+    shutil.copytree(out, tmp_path / "killed", symlinks=True)
+    calls = run_killed(monkeypatch, shop, args, 10**9)  # not killed: how many calls it makes
+    new = [tmp_path / "killed" / f"shop-web-{n}" for n in (2, 3)]
+    for at in range(1, calls):
+        shutil.rmtree(tmp_path / "killed")
+        shutil.copytree(out, tmp_path / "killed", symlinks=True)
+        run_killed(monkeypatch, shop, args, at)
+        journal = list((tmp_path / "killed").glob("*.journal"))
+        if journal and any(path.is_dir() for path in new):
+            break
+    else:
+        raise AssertionError("no kill point left a new service directory behind")
+    for path in new:
+        if path.is_dir():  # what runsv makes as soon as it starts on a directory
+            (path / "supervise").mkdir(exist_ok=True)
+            (path / "supervise" / "pid").write_text("")
+    result = export(procexport, shop, "runit", tmp_path / "killed", "-m", "web=1", "-u", "root")
+    assert result.status == 0, result.stderr
+    assert not scratch_files(tmp_path / "killed")
+    left = read_tree(tmp_path / "killed")
+    assert {path: text for path, text in left.items() if "/supervise/" not in path} == read_tree(
+        out
+    )
