@@ -85,7 +85,7 @@ def run_export(
         bytecode_cache=target.staging is None,
         key_dir=target.manifest.parent if target.manifest is not None else None,
     )
-    check_manifest_is_not_written(target, rendering)
+    check_manifest_is_not_written(target, rendering, manifest_name(plan.app, format_name))
     written = without_owners(rendering) if target.staging is not None else rendering
     default_name = manifest_name(plan.app, format_name)
     with open_destination(target.directory, write=not dry_run) as dest:

@@ -66,7 +66,9 @@ def check_installed_paths(plan: Plan, fmt: Format, staging: Path, options: Optio
             )
 
 
-def check_manifest_is_not_written(destination: Destination, rendering: Rendering) -> None:
+def check_manifest_is_not_written(
+    destination: Destination, rendering: Rendering, default_name: str
+) -> None:
     """--manifest must not name a file the export writes, nor one of procexport's own files in
     LOCATION (its key, lock or journals), nor anything but a file."""
     if destination.manifest is None:
@@ -76,9 +78,11 @@ def check_manifest_is_not_written(destination: Destination, rendering: Rendering
         raise ExportError(
             f"--manifest {destination.manifest}: is a directory or a symbolic link; name a file"
         )
-    own = (".procexport.key", ".procexport.lock")
-    if os.path.dirname(manifest) == os.path.abspath(destination.directory) and (
-        os.path.basename(manifest) in own or manifest.endswith(".journal")
+    # procexport's own files there: its key, journals, other apps' and formats' manifests
+    if (
+        os.path.dirname(manifest) == os.path.abspath(destination.directory)
+        and os.path.basename(manifest).startswith(".procexport")
+        and os.path.basename(manifest) != default_name
     ):
         raise ExportError(
             f"--manifest {destination.manifest}: procexport keeps a file of its own there; "

@@ -118,6 +118,12 @@ def _read_key_file(path: str) -> bytes | None:
         info = os.fstat(key_file.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise ExportError(_NOT_REGULAR, path)
+        if info.st_uid != os.geteuid():
+            raise ExportError(
+                "belongs to another account, which could read the secrets' digests with it: "
+                "remove it to make a new one",
+                path,
+            )
         if info.st_mode & 0o077:
             raise ExportError(
                 "others may read or change this key, so it protects nothing: chmod 600 it, "

@@ -282,9 +282,13 @@ def _lock(dest: Destination, write: bool) -> int | None:
     fd = os.dup(dest.fd)
     try:
         timeout = float(os.environ.get("PROCEXPORT_LOCK_TIMEOUT") or LOCK_TIMEOUT)
+        if not 0 <= timeout <= 86400:  # nan, inf and negatives too
+            raise ValueError
     except ValueError:
         os.close(fd)
-        raise ExportError("PROCEXPORT_LOCK_TIMEOUT: must be a number of seconds") from None
+        raise ExportError(
+            "PROCEXPORT_LOCK_TIMEOUT: must be a number of seconds from 0 to 86400"
+        ) from None
     deadline = time.monotonic() + timeout
     pause = 0.005
     while True:

@@ -22,13 +22,17 @@ def template_environment(
     filters: Mapping[str, Callable[..., str]],
     override_dir: Path | None = None,
     bytecode_cache: bool = True,
+    variant: str | None = None,
 ) -> jinja2.Environment:
-    """Templates are looked up in OVERRIDE/FORMAT/, then OVERRIDE/, then the built-in ones.
+    """Templates are looked up in OVERRIDE/VARIANT/ (systemd-user, which renders systemd's
+    templates), OVERRIDE/FORMAT/, then OVERRIDE/, then the built-in ones.
 
     Without `bytecode_cache` nothing is written anywhere (a packaging build)."""
     search = [builtin_templates() / format_name]
     if override_dir is not None:
         search[:0] = [override_dir / format_name, override_dir]
+        if variant is not None and variant != format_name:
+            search.insert(0, override_dir / variant)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(path) for path in search]),
         bytecode_cache=_bytecode_cache() if bytecode_cache else None,

@@ -186,3 +186,14 @@ def test_a_template_override_for_a_format_without_templates_is_an_error(procexpo
         f"procexport: error: --template: the {fmt} format has no templates to override (its "
         "files are written as data, escaping included)\n"
     )
+
+
+def test_a_systemd_user_override_is_looked_up_in_its_own_folder_first(procexport, tmp_path):
+    app = write_app(tmp_path / "app", "web: serve\n")
+    for folder, text in (("systemd-user", "user"), ("systemd", "system")):
+        (tmp_path / "tpl" / folder).mkdir(parents=True)
+        (tmp_path / "tpl" / folder / "app.target.j2").write_text(f"# {text}\n")
+    user = procexport("systemd-user", "-t", str(tmp_path / "tpl"), cwd=app)
+    system = procexport("systemd", "-t", str(tmp_path / "tpl"), cwd=app)
+    assert "==> app.target <==\n# user\n" in user.stdout
+    assert "==> app.target <==\n# system\n" in system.stdout

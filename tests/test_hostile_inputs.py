@@ -144,6 +144,19 @@ def test_hostile_input_is_one_line_exit_2_and_location_unchanged(
     assert snapshot(out) == before
 
 
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-1", "1e400", "soon"])
+def test_a_lock_timeout_that_is_no_bounded_number_is_refused(
+    procexport, tmp_path, monkeypatch, timeout
+):
+    app = write_app(tmp_path / "app", PROCFILE)
+    monkeypatch.setenv("PROCEXPORT_LOCK_TIMEOUT", timeout)
+    result = procexport("systemd", str(tmp_path / "out"), cwd=app)
+    assert (result.status, result.stdout) == (2, "")
+    assert result.stderr == (
+        "procexport: error: PROCEXPORT_LOCK_TIMEOUT: must be a number of seconds from 0 to 86400\n"
+    )
+
+
 def test_an_empty_location_is_an_error_not_the_current_directory(procexport, tmp_path):
     app = write_app(tmp_path / "app", PROCFILE)
     before = snapshot(app)

@@ -340,7 +340,7 @@ def test_a_link_between_destdir_and_location_is_refused_not_followed(procexport,
     assert list(outside.iterdir()) == []
 
 
-@pytest.mark.parametrize("where", ["directory", "key", "lock"])
+@pytest.mark.parametrize("where", ["directory", "key", "lock", "journal", "other-manifest"])
 def test_a_manifest_path_that_is_no_place_for_a_manifest_is_refused(
     procexport, app, tmp_path, where
 ):
@@ -351,6 +351,8 @@ def test_a_manifest_path_that_is_no_place_for_a_manifest_is_refused(
         "directory": tmp_path / "dir",
         "key": out / ".procexport.key",
         "lock": out / ".procexport.lock",
+        "journal": out / ".procexport.app.systemd.journal",
+        "other-manifest": out / ".procexport.app.supervisord.toml",
     }[where]
     before = snapshot(tmp_path)
     result = procexport("systemd", str(out), "--manifest", str(manifest), cwd=app)

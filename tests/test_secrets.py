@@ -478,3 +478,20 @@ def test_a_private_diff_says_when_only_other_lines_changed_or_the_old_file_is_un
         "  changed A\n",
         "  removed (a key that is not a variable name)\n",
     ]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another account needs root")
+def test_a_key_file_that_another_account_owns_is_refused(procexport, tmp_path):
+    """Whoever planted it knows the key, and could test guesses against the manifest."""
+    app = make_app(tmp_path / "app", FIRST)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / KEY_FILE).write_text("a" * 64 + "\n")
+    (out / KEY_FILE).chmod(0o600)
+    os.chown(out / KEY_FILE, 65534, 65534)
+    result = run(procexport, "systemd", app, str(out))
+    assert result.stderr == (
+        f"procexport: error: {out / KEY_FILE}: belongs to another account, which could read the "
+        "secrets' digests with it: remove it to make a new one\n"
+    )
+    assert sorted(p.name for p in out.iterdir()) == [KEY_FILE]

@@ -138,7 +138,7 @@ def render(
     from exporter.templating import template_environment
 
     templates = template_environment(
-        fmt.template_folder or name, fmt.filters, template_dir, bytecode_cache
+        fmt.template_folder or name, fmt.filters, template_dir, bytecode_cache, name
     )
     try:
         return fmt.render(plan, RenderContext(templates, env_dir, keys))
