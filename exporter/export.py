@@ -218,6 +218,9 @@ def run_uninstall(
         if fmt.absolute_paths_in_steps:
             removed = [str(location.absolute() / path) for path in removed]
         steps = fmt.uninstall_steps(app, removed)
+        if fmt.location_steps is not None:  # runit: unlink from runsvdir, delete what is left
+            actions = {c.path: c.action.value for c in sync.changes}
+            steps += fmt.location_steps(os.path.abspath(location), actions)
         sys.stderr.write(summary(sync, steps, always=True))
     return 0
 

@@ -111,7 +111,8 @@ class Formation(NamedTuple):
 def load_formation(options: Options, cwd: Path) -> Formation:
     """Read every input file that the options and defaults name, and resolve them."""
     file_label = options.formation_file
-    if file_label is None and (cwd / "formation.toml").is_file():
+    # a default input that is there but no regular file (a FIFO, say) is refused, not skipped
+    if file_label is None and os.path.lexists(cwd / "formation.toml"):
         file_label = "formation.toml"
     file: dict[str, Any] = {}  # the validated formation.toml; empty without one
     file_dir = cwd
@@ -349,7 +350,7 @@ def _env_files(
     if file.get("env_files") is not None:
         return [(_label(file_label, name), file_dir / name) for name in file.get("env_files")]
     default = procfile_dir / ".env"
-    if default.is_file():
+    if os.path.lexists(default):
         return [
             (
                 os.path.relpath(default, cwd) if default.is_relative_to(cwd) else str(default),

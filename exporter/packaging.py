@@ -105,8 +105,16 @@ def package_steps(fmt: Format, app: str, installed: Path, rendering: Rendering) 
     """What the package must do, instead of commands to run on the build machine."""
     if fmt.package_steps is not None:
         steps = fmt.package_steps(app, str(installed))
-    else:
-        steps = [f"after install: {step}" for step in fmt.next_steps(app, [], [])]
+    else:  # the steps of a first install of every file, marked for after the install
+        created = {relative: "created" for relative in rendering}
+        if fmt.absolute_paths_in_steps:
+            paths = [os.path.join(str(installed), relative) for relative in rendering]
+            first = fmt.next_steps(app, [], [], paths)
+        else:
+            first = fmt.next_steps(app, [], [])
+        if fmt.location_steps is not None:
+            first += fmt.location_steps(str(installed), created)
+        steps = [f"after install: {step}" for step in first]
     for relative, file in rendering.items():
         if file.mode & 0o077:
             continue

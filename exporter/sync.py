@@ -239,9 +239,12 @@ def open_destination(location: Path, write: bool) -> Destination:
     if info is None:
         try:
             os.makedirs(location)
+            created = True
+        except FileExistsError:  # another export made it meanwhile: the lock decides the rest
+            if not os.path.isdir(location):
+                raise ExportError("is not a directory", str(location)) from None
         except OSError as exc:
             raise ExportError(f"cannot create: {exc.strerror}", str(location)) from None
-        created = True
     try:
         fd = os.open(location, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:

@@ -167,6 +167,19 @@ def test_an_empty_location_is_an_error_not_the_current_directory(procexport, tmp
     assert snapshot(app) == before
 
 
+@pytest.mark.parametrize("name", ["formation.toml", ".env"])
+def test_a_default_input_that_is_a_fifo_is_refused_not_skipped(procexport, tmp_path, name):
+    app = write_app(tmp_path / "app", PROCFILE)
+    os.mkfifo(app / name)
+    result = procexport("systemd", str(tmp_path / "out"), cwd=app)
+    assert (result.status, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"procexport: error: {name}: is not a regular file (a FIFO, device or socket?): give a "
+        "file\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("flag", ["-f", "-e", "-F"])
 def test_a_fifo_as_an_input_file_is_refused_without_waiting_for_a_writer(
     procexport, tmp_path, flag

@@ -364,3 +364,33 @@ def test_a_manifest_path_that_is_no_place_for_a_manifest_is_refused(
     )
     assert result.stderr == f"procexport: error: --manifest {manifest}: {why}\n"
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("fmt", "location", "steps"),
+    [
+        (
+            "runit",
+            "/etc/sv/app",
+            [
+                "after install: ln -s /etc/sv/app/app-web-1 /etc/sv/app/app-worker-1 /etc/service/",
+            ],
+        ),
+        (
+            "launchd",
+            "/Library/LaunchDaemons",
+            [
+                "after install: launchctl bootstrap system /Library/LaunchDaemons/app-web-1.plist",
+                "after install: launchctl bootstrap system "
+                "/Library/LaunchDaemons/app-worker-1.plist",
+            ],
+        ),
+    ],
+)
+def test_formats_without_package_hints_name_their_first_install_steps(
+    procexport, app, tmp_path, fmt, location, steps
+):
+    result = procexport(fmt, location, "--destdir", str(tmp_path / "s"), "-u", "root", cwd=app)
+    assert result.status == 0, result.stderr
+    for step in steps:
+        assert f"  {step}\n" in result.stderr

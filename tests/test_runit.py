@@ -568,3 +568,27 @@ def test_the_release_phase_runs_once_on_sv_once_and_is_never_restarted(procexpor
         while time.monotonic() < deadline:
             assert len(raw_records(released)) == 1
             time.sleep(0.2)
+
+
+def test_uninstall_unlinks_the_services_and_deletes_what_runsv_left(procexport, tmp_path):
+    app = write_app(tmp_path / "shop", "web: serve\n")
+    out = tmp_path / "out"
+    export(procexport, app, out)
+    (out / "shop-web-1" / "supervise").mkdir()  # runsv's state, which is not ours to remove
+    (out / "shop-web-1" / "supervise" / "pid").write_text("")
+    result = procexport("runit", str(out), "-u", "root", "--uninstall", cwd=app)
+    assert result.status == 0, result.stderr
+    assert result.stderr.endswith(
+        f"next:\n  rm -f /etc/service/shop-web-1\n  rm -rf {out}/shop-web-1\n"
+    )
+    assert [p.name for p in (out / "shop-web-1").iterdir()] == ["supervise"]
+
+
+def test_a_fifo_in_place_of_runsvs_pid_file_is_not_waited_on(procexport, tmp_path):
+    app = write_app(tmp_path / "shop", "web: serve\n")
+    out = tmp_path / "out"
+    export(procexport, app, out, "-m", "web=2")
+    (out / "shop-web-2" / "supervise").mkdir()
+    os.mkfifo(out / "shop-web-2" / "supervise" / "pid")
+    export(procexport, app, out, "-m", "web=1")  # would hang reading the FIFO
+    assert not (out / "shop-web-2" / "run").exists()

@@ -150,12 +150,20 @@ def check_stopped(location: Path, removed: list[str]) -> None:
 
 def _running_pid(service: Path) -> int | None:
     """The pid in supervise/pid (empty while the service is down), if that process lives."""
+    # never through a link, never blocking on a FIFO put in the place of runsv's file
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        if stat.S_ISLNK(os.lstat(service).st_mode):
-            return None
-        text = (service / "supervise" / "pid").read_text(encoding="ascii").strip()
-        pid = int(text)
-    except (OSError, ValueError):
+        for path in (service, service / "supervise"):
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return None
+        handle = os.open(service / "supervise" / "pid", flags)
+        try:
+            if not stat.S_ISREG(os.fstat(handle).st_mode):
+                return None
+            pid = int(os.read(handle, 64).decode("ascii").strip())
+        finally:
+            os.close(handle)
+    except (OSError, ValueError, UnicodeDecodeError):
         return None
     try:
         os.kill(pid, 0)
