@@ -68,7 +68,10 @@ def run_export(
         if destdir is not None:
             raise ExportError("--uninstall removes an installed app: it takes no --destdir")
         return run_uninstall(format_name, location, options, dry_run, force, quiet, color, manifest)
-    plan = build_plan(load_formation(options, Path.cwd()))
+    writes_default_user = get_format(format_name).writes_default_user
+    plan = build_plan(
+        load_formation(options._replace(default_user=writes_default_user), Path.cwd())
+    )
     if location is None:
         sys.stdout.write(preview(render(format_name, plan, template_dir)))
         return 0
@@ -187,7 +190,10 @@ def run_uninstall(
     same refusals as an export; then the manifest itself."""
     if options.app is not None and not APP_NAME.fullmatch(options.app):
         raise ExportError(f"invalid app name {options.app!r}")  # it names the manifest
-    app = options.app or load_formation(options, Path.cwd()).app
+    writes_default_user = get_format(format_name).writes_default_user
+    app = options.app or load_formation(
+        options._replace(default_user=writes_default_user), Path.cwd()
+    ).app
     default_name = manifest_name(app, format_name)
     manifest = destination(location, None, manifest_path, default_name).manifest
     assert manifest is not None  # only --destdir goes without one

@@ -53,6 +53,9 @@ class Options(NamedTuple):
     group: str | None = None
     shell: str | None = None
     login: bool | None = None  # --login / --no-login
+    # the format writes the default user (the app name) when none is set; systemd-user,
+    # launchd and kubernetes do not, so an app name that is no user name is fine there
+    default_user: bool = True
 
 
 class EnvVar(NamedTuple):
@@ -186,13 +189,13 @@ def load_formation(options: Options, cwd: Path) -> Formation:
         user_given = settings.get("user") or options.user or file.get("user")
         user = user_given or app
         group = settings.get("group") or options.group or file.get("group")
-        if user_given is None and not ACCOUNT_NAME.fullmatch(user):
+        if user_given is None and options.default_user and not ACCOUNT_NAME.fullmatch(user):
             raise ExportError(
                 f"the app name {app!r} is not a valid user name, and the user defaults to the "
                 "app name: set the user with --user (or `user` in formation.toml), or another "
                 "app name with --app"
             )
-        for what, account in (("user", user), ("group", group)):
+        for what, account in (("user", user_given), ("group", group)):
             if account is not None and not ACCOUNT_NAME.fullmatch(account):
                 raise ExportError(f"invalid {what} name {account!r}")
         types.append(

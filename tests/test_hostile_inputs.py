@@ -266,3 +266,19 @@ def test_the_largest_timeout_reaches_systemd_exactly(procexport, tmp_path):
     units, warnings = systemd_oracle.load_units(read_tree(tmp_path / "u"), "app.target")
     assert warnings == []
     assert units["app-web@1.service"].get("TimeoutStopSec") == "68y 2w 4d 3h 14min 7s"
+
+
+@pytest.mark.parametrize("fmt", ["systemd-user", "launchd"])
+def test_an_app_name_that_is_no_user_name_is_fine_where_no_default_user_is_written(
+    procexport, tmp_path, fmt
+):
+    app = write_app(tmp_path / "9app", "web: serve\n")
+    result = procexport(fmt, cwd=app)
+    assert result.status == 0, result.stderr
+    assert "9app-web" in result.stdout
+
+
+def test_kubernetes_runs_as_a_numeric_user_only_when_one_is_set(procexport, tmp_path):
+    app = write_app(tmp_path / "1234", "worker: work\n", {"kubernetes": {"image": "i:1"}})
+    assert "runAsUser" not in procexport("kubernetes", cwd=app).stdout
+    assert "runAsUser: 1000" in procexport("kubernetes", "-u", "1000", cwd=app).stdout

@@ -103,6 +103,9 @@ class Format(NamedTuple):
     # without a user set, the processes run as the account that loads the configuration
     # (systemctl --user, a LaunchAgent), not as the default user (the app name)
     runs_as_invoker: bool = False
+    # the default user (the app name) is written when no user is set (User=, user=, setuid,
+    # chpst -u); False: only a user that was set is (launchd's UserName, Kubernetes' runAsUser)
+    writes_default_user: bool = True
 
 
 def get_format(name: str) -> Format:

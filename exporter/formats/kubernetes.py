@@ -181,7 +181,7 @@ def _container(
         if ptype.service:
             container["readinessProbe"] = {"tcpSocket": {"port": PORT_NAME}}
     container["lifecycle"] = _stop(plan, ptype.stop_signal)
-    if ptype.user.isdigit():
+    if ptype.user_setting is not None and ptype.user.isdigit():  # not the default: the app
         container["securityContext"] = {"runAsUser": int(ptype.user)}
     return container
 
@@ -389,6 +389,7 @@ FORMAT = Format(
     name="kubernetes",
     filters={},
     template_folder=None,  # PyYAML writes the manifests: no template to override
+    writes_default_user=False,
     render=render_kubernetes,
     uninstall_steps=kubernetes_uninstall_steps,
     next_steps=kubernetes_next_steps,

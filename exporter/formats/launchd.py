@@ -194,5 +194,6 @@ FORMAT = Format(
     uninstall_steps=launchd_uninstall_steps,
     template_folder=None,
     runs_as_invoker=True,
+    writes_default_user=False,
     absolute_paths_in_steps=True,
 )

@@ -196,6 +196,7 @@ def systemd_format(name: str, user_manager: bool) -> Format:
         # a package installs system units; a user manager's units have no maintainer scripts
         package_steps=None if user_manager else systemd_package_steps,
         runs_as_invoker=user_manager,
+        writes_default_user=not user_manager,
         template_folder="systemd",
     )
 
