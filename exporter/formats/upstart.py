@@ -66,6 +66,8 @@ def upstart_env(var: EnvVar) -> str:
 
 
 def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
+    from exporter.templating import instance_renderer
+
     files: Rendering = {}
 
     def add(path: str, template: str, **values: object) -> None:
@@ -90,13 +92,12 @@ def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
                 process.type.login,
             )
         )
+        render_instance = instance_renderer(
+            context.templates, "instance.conf.j2", plan=plan, process=process, main=main
+        )
         for instance in process.instances:
-            add(
-                f"{plan.app}-{process.name}-{instance.number}.conf",
-                "instance.conf.j2",
-                process=process,
-                instance=instance,
-                main=main,
+            files[f"{plan.app}-{process.name}-{instance.number}.conf"] = File(
+                render_instance(instance)
             )
     if plan.release is not None:
         files |= render_upstart_release(plan, context)
