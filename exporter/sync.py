@@ -347,17 +347,20 @@ def plan_sync(
     (`no_manifest`, --destdir): then nothing is removed, and a file that differs is never
     overwritten without --force, since nothing shows that procexport wrote it."""
     recorded: dict[str, Recorded] | None
-    if no_manifest:
-        recorded, old_manifest = None, None
-    elif external_manifest is not None:
-        recorded, old_manifest = _read_external_manifest(external_manifest, force)
-    else:
-        recorded, old_manifest = _read_manifest(dest, manifest, force)
     key_dir = None
     if not no_manifest:
         key_dir = external_manifest.parent if external_manifest is not None else dest.location
-        if any(file.private for file in rendering.values()):
-            keyed_digest(key_dir, b"")  # a key that cannot be used is refused before any write
+    # The new manifest records every file of the rendering: when the old one is byte for byte
+    # the same (an unchanged export), it says what the rendering says and is not parsed again.
+    expected = _ExpectedManifest(rendering, key_dir)
+    if no_manifest:
+        recorded, old_manifest = None, None
+    elif external_manifest is not None:
+        recorded, old_manifest = _read_external_manifest(external_manifest, force, expected)
+    else:
+        recorded, old_manifest = _read_manifest(dest, manifest, force, expected)
+    if key_dir is not None and any(file.private for file in rendering.values()):
+        keyed_digest(key_dir, b"")  # a key that cannot be used is refused before any write
     changes: list[Change] = []
     make_dirs: dict[str, bool] = {}
     for relative, file in rendering.items():
@@ -414,12 +417,7 @@ def plan_sync(
             parent = parent.rpartition("/")[0]
     new_manifest = None
     if key_dir is not None:
-        written = {
-            c.path: Recorded(file_digest(c.new_text, c.new_mode, key_dir), c.new_mode)
-            for c in changes
-            if c.new_text is not None and c.new_mode is not None
-        }
-        new_manifest = manifest_bytes(written)
+        new_manifest = expected.data()
     return SyncPlan(
         dest.location,
         manifest,
@@ -549,8 +547,41 @@ def _refuse_unless_ours(
         )
 
 
+class _ExpectedManifest:
+    """The manifest that records `rendering` as written (made once, when first needed)."""
+
+    def __init__(self, rendering: Rendering, key_dir: Path | None):
+        self.rendering, self.key_dir = rendering, key_dir
+        self._recorded: dict[str, Recorded] | None = None
+        self._data: bytes | None = None
+
+    def recorded(self) -> dict[str, Recorded]:
+        if self._recorded is None:
+            assert self.key_dir is not None
+            self._recorded = {
+                path: Recorded(
+                    file_digest(file.text.encode("utf-8"), file.mode, self.key_dir), file.mode
+                )
+                for path, file in self.rendering.items()
+            }
+        return self._recorded
+
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = manifest_bytes(self.recorded())
+        return self._data
+
+    def parse(self, data: bytes, label: str) -> dict[str, Recorded]:
+        """parse_manifest(data), without parsing when `data` is this manifest."""
+        try:
+            same = self.key_dir is not None and data == self.data()
+        except ExportError:  # a key that cannot be used: refused after the manifest is read
+            same = False
+        return dict(self.recorded()) if same else parse_manifest(data, label)
+
+
 def _read_manifest(
-    dest: Destination, name: str, force: bool
+    dest: Destination, name: str, force: bool, expected: _ExpectedManifest
 ) -> tuple[dict[str, Recorded], bytes | None]:
     """The recorded files and the manifest's bytes (None when there is none)."""
     node = dest.inspect(name)
@@ -563,7 +594,7 @@ def _read_manifest(
             raise ExportError(_LINK_MESSAGE, dest.path(name))
         raise ExportError("is not a regular file; refusing to read it", dest.path(name))
     try:
-        return parse_manifest(node.text, dest.path(name)), node.text
+        return expected.parse(node.text, dest.path(name)), node.text
     except Unreadable:
         if force:
             return {}, node.text
@@ -573,7 +604,9 @@ def _read_manifest(
         ) from None
 
 
-def _read_external_manifest(path: Path, force: bool) -> tuple[dict[str, Recorded], bytes | None]:
+def _read_external_manifest(
+    path: Path, force: bool, expected: _ExpectedManifest
+) -> tuple[dict[str, Recorded], bytes | None]:
     """--manifest PATH: the recorded files and its bytes (None when there is none yet)."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
@@ -590,7 +623,7 @@ def _read_external_manifest(path: Path, force: bool) -> tuple[dict[str, Recorded
             ) from None
         raise ExportError(f"cannot read: {exc.strerror}", str(path)) from None
     try:
-        return parse_manifest(data, str(path)), data
+        return expected.parse(data, str(path)), data
     except Unreadable:
         if force:
             return {}, data

@@ -4,6 +4,7 @@ and read back by tomllib as the same names, for any file name."""
 import tomllib
 
 import tomli_w
+from conftest import write_app
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -68,3 +69,29 @@ def test_any_names_are_written_as_tomli_w_writes_them(entries):
 def test_a_written_manifest_reads_back():
     files = {"app-web@1.service.d/instance.conf": Recorded("b" * 64, 0o644)}
     assert parse_manifest(manifest_bytes(files), "m") == files
+
+
+def test_an_unchanged_export_does_not_parse_its_manifest_again_and_still_refuses_an_edit(
+    procexport, tmp_path, monkeypatch
+):
+    import exporter.sync
+
+    app = write_app(tmp_path / "app", "web: serve\nworker: work\n", dotenv="SECRET=1\n")
+    out = tmp_path / "out"
+    args = ("systemd", str(out), "-q", "-m", "web=2,worker=1", "--env-mode", "file")
+    assert procexport(*args, cwd=app).status == 0
+
+    def no_parse(data, label):
+        raise AssertionError("parsed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(exporter.sync, "parse_manifest", no_parse)
+        dry = procexport(*args, "--dry-run", cwd=app)
+        assert (dry.status, dry.stdout) == (0, "")
+        edited = out / "app-web@2.service.d" / "instance.conf"
+        edited.write_text(edited.read_text() + "# edit\n")
+        refused = procexport(*args, cwd=app)
+    assert refused.status == 2
+    assert "edited since procexport wrote it" in refused.stderr
+    (app / "Procfile").write_text("web: serve\n")  # a changed rendering: parsed as before
+    assert procexport("systemd", str(out), "-q", "--env-mode", "file", cwd=app).status == 2
