@@ -174,14 +174,22 @@ class Destination:
         fd = self.fd
         try:
             for index, part in enumerate(parts[:-1]):
+                # opened as a directory, never through a link; what it is instead, only when not
                 try:
-                    info = os.stat(part, dir_fd=fd, follow_symlinks=False)
-                except FileNotFoundError:
-                    return Blocked("/".join(parts[: index + 1]), "missing")
-                if not stat.S_ISDIR(info.st_mode):
-                    kind = "link" if stat.S_ISLNK(info.st_mode) else "file"
-                    return Blocked("/".join(parts[: index + 1]), kind)
-                inner = os.open(part, DIR_FLAGS, dir_fd=fd)
+                    inner = os.open(part, DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    prefix = "/".join(parts[: index + 1])
+                    if exc.errno == errno.ENOENT:
+                        return Blocked(prefix, "missing")
+                    if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+                        raise
+                    try:
+                        info = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        return Blocked(prefix, "missing")
+                    if stat.S_ISDIR(info.st_mode):
+                        raise  # it was not a directory a moment ago
+                    return Blocked(prefix, "link" if stat.S_ISLNK(info.st_mode) else "file")
                 if fd != self.fd:
                     os.close(fd)
                 fd = inner
@@ -212,11 +220,27 @@ class Destination:
             return Node("other")
         # O_NONBLOCK: if it was swapped for a FIFO meanwhile, do not hang
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-        with open(os.open(name, flags, dir_fd=fd), "rb", closefd=True) as current:
-            info = os.fstat(current.fileno())
+        handle = os.open(name, flags, dir_fd=fd)
+        try:
+            info = os.fstat(handle)
             if not stat.S_ISREG(info.st_mode):
                 return Node("other")
-            return Node("file", current.read(), stat.S_IMODE(info.st_mode))
+            return Node("file", _read_all(handle, info.st_size), stat.S_IMODE(info.st_mode))
+        finally:
+            os.close(handle)
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """Everything up to end of file, `size` as fstat said (os.read: no buffered file object
+    per file). Getting exactly `size` bytes when asking for one more is the end; otherwise read
+    until a read returns nothing."""
+    first = os.read(fd, size + 1)
+    if len(first) == size:
+        return first
+    chunks = [first]
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def open_destination(location: Path, write: bool, lock_file: bool = True) -> Destination:
