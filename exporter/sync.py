@@ -117,6 +117,7 @@ class Destination:
         self.overlay: dict[str, str | None] = {}  # path -> backup holding it, None: absent
         self.overlay_links: set[str] = set()  # directories that will be links again
         self.interrupted: tuple[str, ...] = ()
+        self._names: set[str] | None = None  # LOCATION's entries, listed at the first inspect
 
     def __enter__(self) -> Destination:
         return self
@@ -171,6 +172,13 @@ class Destination:
             return Node("missing") if backup is None else self._node(self.fd, backup, relative)
         if self.fd is None:
             return Blocked("", "missing")
+        if self._names is None:
+            try:  # one listing instead of a failed open or stat per path of a fresh export
+                self._names = set(os.listdir(self.fd))
+            except OSError as exc:
+                raise _read_error(exc, str(self.location)) from None
+        if parts[0] not in self._names:
+            return Blocked(parts[0], "missing") if len(parts) > 1 else Node("missing")
         fd = self.fd
         try:
             for index, part in enumerate(parts[:-1]):
