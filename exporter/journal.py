@@ -98,10 +98,11 @@ def write_through_journal(dest: Destination, plan: SyncPlan) -> list[Change]:
             0o600,
             dir_fd=root,
         )
-        lines = [json.dumps({"journal": 1}) + "\n"]
-        lines += [_step_line(step) for step in steps]
-        lines.append(json.dumps({"end": len(steps)}) + "\n")
-        _write_all(journal, "".join(lines).encode())
+        _write_all(journal, (json.dumps({"journal": 1}) + "\n").encode())
+        for first in range(0, len(steps), 1000):  # in parts: not three copies of it in memory
+            lines = "".join(_step_line(step) for step in steps[first : first + 1000])
+            _write_all(journal, lines.encode())
+        _write_all(journal, (json.dumps({"end": len(steps)}) + "\n").encode())
         global _umask
         _umask = os.umask(0o077)  # read the umask: a file it leaves as asked needs no fchmod
         os.umask(_umask)
