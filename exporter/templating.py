@@ -90,11 +90,14 @@ def instance_renderer(
     def render_each(instance: Instance) -> str:
         return template.render(instance=instance, **values)
 
-    if template.filename is None or not _is_builtin(template.filename):
+    process = values["process"]
+    # two sample renders pay off from three instances on
+    if len(process.instances) < 3 or template.filename is None:  # type: ignore[attr-defined]
+        return render_each
+    if not _is_builtin(template.filename):
         return render_each
     from exporter.plan import Instance
 
-    process = values["process"]
     splits = []
     for number, port in _SENTINELS:
         sample = Instance(process.instances[0].type, number, port)  # type: ignore[union-attr]

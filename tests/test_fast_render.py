@@ -67,7 +67,7 @@ def test_an_override_template_is_rendered_for_each_instance(monkeypatch, tmp_pat
         "[Service]\n{% if instance.number == 1 %}Environment=FIRST=1\n{% endif %}"
         "Environment=PORT={{ instance.port + 1 }}\n"
     )
-    plan = _plan(monkeypatch, None, count=2)
+    plan = _plan(monkeypatch, None, count=3)
     files = render("systemd", plan, tmp_path / "templates", bytecode_cache=False)
     first = files[f"{plan.app}-web@1.service.d/instance.conf"].text
     second = files[f"{plan.app}-web@2.service.d/instance.conf"].text
