@@ -88,8 +88,10 @@ def check_manifest_is_not_written(
             f"--manifest {destination.manifest}: procexport keeps a file of its own there; "
             "choose another path"
         )
+    directory = os.path.abspath(destination.directory)  # once, not per file (10,000 files)
+    join, normpath = os.path.join, os.path.normpath
     for relative in rendering:
-        if os.path.abspath(destination.directory / relative) == manifest:
+        if normpath(join(directory, relative)) == manifest:
             raise ExportError(
                 f"--manifest {destination.manifest}: the export writes a file there; "
                 "choose another path"

@@ -116,6 +116,7 @@ class Destination:
         self.overlay: dict[str, str | None] = {}  # path -> backup holding it, None: absent
         self.overlay_links: set[str] = set()  # directories that will be links again
         self.interrupted: tuple[str, ...] = ()
+        self._names: set[str] | None = None  # LOCATION's entries, listed at the first inspect
 
     def __enter__(self) -> Destination:
         return self
@@ -166,17 +167,32 @@ class Destination:
             return Node("missing") if backup is None else self._node(self.fd, backup, relative)
         if self.fd is None:
             return Blocked("", "missing")
+        if self._names is None:
+            try:  # one listing instead of a failed open or stat per path of a fresh export
+                self._names = set(os.listdir(self.fd))
+            except OSError as exc:
+                raise _read_error(exc, str(self.location)) from None
+        if parts[0] not in self._names:
+            return Blocked(parts[0], "missing") if len(parts) > 1 else Node("missing")
         fd = self.fd
         try:
             for index, part in enumerate(parts[:-1]):
+                # opened as a directory, never through a link; what it is instead, only when not
                 try:
-                    info = os.stat(part, dir_fd=fd, follow_symlinks=False)
-                except FileNotFoundError:
-                    return Blocked("/".join(parts[: index + 1]), "missing")
-                if not stat.S_ISDIR(info.st_mode):
-                    kind = "link" if stat.S_ISLNK(info.st_mode) else "file"
-                    return Blocked("/".join(parts[: index + 1]), kind)
-                inner = os.open(part, DIR_FLAGS, dir_fd=fd)
+                    inner = os.open(part, DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    prefix = "/".join(parts[: index + 1])
+                    if exc.errno == errno.ENOENT:
+                        return Blocked(prefix, "missing")
+                    if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+                        raise
+                    try:
+                        info = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        return Blocked(prefix, "missing")
+                    if stat.S_ISDIR(info.st_mode):
+                        raise  # it was not a directory a moment ago
+                    return Blocked(prefix, "link" if stat.S_ISLNK(info.st_mode) else "file")
                 if fd != self.fd:
                     os.close(fd)
                 fd = inner
@@ -207,11 +223,27 @@ class Destination:
             return Node("other")
         # O_NONBLOCK: if it was swapped for a FIFO meanwhile, do not hang
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-        with open(os.open(name, flags, dir_fd=fd), "rb", closefd=True) as current:
-            info = os.fstat(current.fileno())
+        handle = os.open(name, flags, dir_fd=fd)
+        try:
+            info = os.fstat(handle)
             if not stat.S_ISREG(info.st_mode):
                 return Node("other")
-            return Node("file", current.read(), stat.S_IMODE(info.st_mode))
+            return Node("file", _read_all(handle, info.st_size), stat.S_IMODE(info.st_mode))
+        finally:
+            os.close(handle)
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """Everything up to end of file, `size` as fstat said (os.read: no buffered file object
+    per file). Getting exactly `size` bytes when asking for one more is the end; otherwise read
+    until a read returns nothing."""
+    first = os.read(fd, size + 1)
+    if len(first) == size:
+        return first
+    chunks = [first]
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def open_destination(location: Path, write: bool) -> Destination:
@@ -339,17 +371,20 @@ def plan_sync(
     (`no_manifest`, --destdir): then nothing is removed, and a file that differs is never
     overwritten without --force, since nothing shows that procexport wrote it."""
     recorded: dict[str, Recorded] | None
-    if no_manifest:
-        recorded, old_manifest = None, None
-    elif external_manifest is not None:
-        recorded, old_manifest = _read_external_manifest(external_manifest, force)
-    else:
-        recorded, old_manifest = _read_manifest(dest, manifest, force)
     key_dir = None
     if not no_manifest:
         key_dir = external_manifest.parent if external_manifest is not None else dest.location
-        if any(file.private for file in rendering.values()):
-            keyed_digest(key_dir, b"")  # a key that cannot be used is refused before any write
+    # The new manifest records every file of the rendering: when the old one is byte for byte
+    # the same (an unchanged export), it says what the rendering says and is not parsed again.
+    expected = _ExpectedManifest(rendering, key_dir)
+    if no_manifest:
+        recorded, old_manifest = None, None
+    elif external_manifest is not None:
+        recorded, old_manifest = _read_external_manifest(external_manifest, force, expected)
+    else:
+        recorded, old_manifest = _read_manifest(dest, manifest, force, expected)
+    if key_dir is not None and any(file.private for file in rendering.values()):
+        keyed_digest(key_dir, b"")  # a key that cannot be used is refused before any write
     changes: list[Change] = []
     make_dirs: dict[str, bool] = {}
     for relative, file in rendering.items():
@@ -406,12 +441,7 @@ def plan_sync(
             parent = parent.rpartition("/")[0]
     new_manifest = None
     if key_dir is not None:
-        written = {
-            c.path: Recorded(file_digest(c.new_text, c.new_mode, key_dir), c.new_mode)
-            for c in changes
-            if c.new_text is not None and c.new_mode is not None
-        }
-        new_manifest = manifest_bytes(written)
+        new_manifest = expected.data()
     return SyncPlan(
         dest.location,
         manifest,
@@ -541,8 +571,41 @@ def _refuse_unless_ours(
         )
 
 
+class _ExpectedManifest:
+    """The manifest that records `rendering` as written (made once, when first needed)."""
+
+    def __init__(self, rendering: Rendering, key_dir: Path | None):
+        self.rendering, self.key_dir = rendering, key_dir
+        self._recorded: dict[str, Recorded] | None = None
+        self._data: bytes | None = None
+
+    def recorded(self) -> dict[str, Recorded]:
+        if self._recorded is None:
+            assert self.key_dir is not None
+            self._recorded = {
+                path: Recorded(
+                    file_digest(file.text.encode("utf-8"), file.mode, self.key_dir), file.mode
+                )
+                for path, file in self.rendering.items()
+            }
+        return self._recorded
+
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = manifest_bytes(self.recorded())
+        return self._data
+
+    def parse(self, data: bytes, label: str) -> dict[str, Recorded]:
+        """parse_manifest(data), without parsing when `data` is this manifest."""
+        try:
+            same = self.key_dir is not None and data == self.data()
+        except ExportError:  # a key that cannot be used: refused after the manifest is read
+            same = False
+        return dict(self.recorded()) if same else parse_manifest(data, label)
+
+
 def _read_manifest(
-    dest: Destination, name: str, force: bool
+    dest: Destination, name: str, force: bool, expected: _ExpectedManifest
 ) -> tuple[dict[str, Recorded], bytes | None]:
     """The recorded files and the manifest's bytes (None when there is none)."""
     node = dest.inspect(name)
@@ -555,7 +618,7 @@ def _read_manifest(
             raise ExportError(_LINK_MESSAGE, dest.path(name))
         raise ExportError("is not a regular file; refusing to read it", dest.path(name))
     try:
-        return parse_manifest(node.text, dest.path(name)), node.text
+        return expected.parse(node.text, dest.path(name)), node.text
     except Unreadable:
         if force:
             return {}, node.text
@@ -565,7 +628,9 @@ def _read_manifest(
         ) from None
 
 
-def _read_external_manifest(path: Path, force: bool) -> tuple[dict[str, Recorded], bytes | None]:
+def _read_external_manifest(
+    path: Path, force: bool, expected: _ExpectedManifest
+) -> tuple[dict[str, Recorded], bytes | None]:
     """--manifest PATH: the recorded files and its bytes (None when there is none yet)."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
@@ -582,7 +647,7 @@ def _read_external_manifest(path: Path, force: bool) -> tuple[dict[str, Recorded
             ) from None
         raise ExportError(f"cannot read: {exc.strerror}", str(path)) from None
     try:
-        return parse_manifest(data, str(path)), data
+        return expected.parse(data, str(path)), data
     except Unreadable:
         if force:
             return {}, data

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
+
+if TYPE_CHECKING:
+    from exporter.plan import Instance
 
 _PACKAGED = Path(__file__).parent / "templates"
 _SOURCE_TREE = Path(__file__).parent.parent / "templates"
@@ -64,3 +69,61 @@ def comment_text(value: str) -> str:
         char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
         for char in value
     )
+
+
+# Two (number, port) pairs no real instance has (ports end at 65535): an instance template is
+# rendered once with each, to find where the instance's number and port land in its text.
+_SENTINELS = ((7305192846, 6193847205), (8416203957, 5082736194))
+
+
+def instance_renderer(
+    environment: jinja2.Environment, name: str, **values: object
+) -> Callable[[Instance], str]:
+    """`instance -> template.render(instance=instance, **values)` for each instance of
+    `values["process"]`, without a Jinja render per instance (a context each: most of the
+    time of a large export) when the template is a built-in one.
+
+    A built-in instance template uses the instance only through its number and port (and
+    what is made of them: PS, PORT, file names), each filter leaving digits as they are. It is
+    rendered with two sentinel instances; when both texts split the same way around their
+    sentinels, an instance's text is those pieces joined by its own number and port, the same
+    characters a render would give. Otherwise (a sentinel's digits also in the fixed text, an
+    override from --template, which may branch on the number) every instance is rendered."""
+    template = environment.get_template(name)
+
+    def render_each(instance: Instance) -> str:
+        return template.render(instance=instance, **values)
+
+    process = values["process"]
+    # two sample renders pay off from three instances on
+    if len(process.instances) < 3 or template.filename is None:  # type: ignore[attr-defined]
+        return render_each
+    if not _is_builtin(template.filename):
+        return render_each
+    from exporter.plan import Instance
+
+    splits = []
+    for number, port in _SENTINELS:
+        sample = Instance(process.instances[0].type, number, port)  # type: ignore[union-attr]
+        pieces = re.split(f"({number}|{port})", render_each(sample))
+        markers = tuple("port" if piece == str(port) else "number" for piece in pieces[1::2])
+        splits.append((tuple(pieces[0::2]), markers))
+    if splits[0] != splits[1]:
+        return render_each
+    literals, markers = splits[0]
+    first, rest = literals[0], tuple(zip(markers, literals[1:], strict=True))
+
+    def substitute(instance: Instance) -> str:
+        number, port = str(instance.number), str(instance.port)
+        out = [first]
+        for marker, literal in rest:
+            out.append(port if marker == "port" else number)
+            out.append(literal)
+        return "".join(out)
+
+    return substitute
+
+
+@functools.cache
+def _is_builtin(filename: str) -> bool:
+    return Path(filename).parent.parent == builtin_templates()

@@ -65,6 +65,8 @@ def systemd_env_file_line(var: EnvVar) -> str:
 
 
 def render_systemd(plan: Plan, context: RenderContext, user_manager: bool = False) -> Rendering:
+    from exporter.templating import instance_renderer
+
     files: Rendering = {}
     if user_manager:
         refuse_accounts(plan)
@@ -91,12 +93,16 @@ def render_systemd(plan: Plan, context: RenderContext, user_manager: bool = Fals
             process=process,
             env_file=context.env_file_path(process),
         )
+        render_instance = instance_renderer(
+            context.templates,
+            "instance.conf.j2",
+            plan=plan,
+            user_manager=user_manager,
+            process=process,
+        )
         for instance in process.instances:
-            add(
-                f"{unit}@{instance.number}.service.d/instance.conf",
-                "instance.conf.j2",
-                process=process,
-                instance=instance,
+            files[f"{unit}@{instance.number}.service.d/instance.conf"] = File(
+                render_instance(instance)
             )
     for name, process in plan.env_files.items():  # read by the manager itself
         lines = "".join(systemd_env_file_line(var) for var in process.secret_env)

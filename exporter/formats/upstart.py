@@ -66,16 +66,20 @@ def upstart_env(var: EnvVar) -> str:
 
 
 def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
+    from exporter.templating import instance_renderer
+
     files: Rendering = {}
 
-    def add(path: str, template: str, **values: object) -> None:
+    def put(path: str, text: str) -> None:
         if path in files:  # type `web-1` and instance 1 of `web` are both APP-web-1
             raise ExportError(
                 f"upstart would write two jobs named {path.removesuffix('.conf')!r} (a type job "
                 "and an instance job of another type): rename one of the process types"
             )
-        text = context.templates.get_template(template).render(plan=plan, **values)
         files[path] = File(text)
+
+    def add(path: str, template: str, **values: object) -> None:
+        put(path, context.templates.get_template(template).render(plan=plan, **values))
 
     for path in (plan.root, plan.log, plan.shell):
         if path is not None:
@@ -95,14 +99,11 @@ def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
                 process.type.login,
             )
         )
+        render_instance = instance_renderer(
+            context.templates, "instance.conf.j2", plan=plan, process=process, main=main
+        )
         for instance in process.instances:
-            add(
-                f"{plan.app}-{process.name}-{instance.number}.conf",
-                "instance.conf.j2",
-                process=process,
-                instance=instance,
-                main=main,
-            )
+            put(f"{plan.app}-{process.name}-{instance.number}.conf", render_instance(instance))
     if plan.release is not None:
         files |= render_upstart_release(plan, context)
     return files | sh_env_files(plan)
