@@ -191,9 +191,10 @@ def run_uninstall(
     if options.app is not None and not APP_NAME.fullmatch(options.app):
         raise ExportError(f"invalid app name {options.app!r}")  # it names the manifest
     writes_default_user = get_format(format_name).writes_default_user
-    app = options.app or load_formation(
-        options._replace(default_user=writes_default_user), Path.cwd()
-    ).app
+    app = (
+        options.app
+        or load_formation(options._replace(default_user=writes_default_user), Path.cwd()).app
+    )
     default_name = manifest_name(app, format_name)
     manifest = destination(location, None, manifest_path, default_name).manifest
     assert manifest is not None  # only --destdir goes without one

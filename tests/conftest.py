@@ -82,6 +82,16 @@ def dotenv_line(name: str, value: str) -> str:
     return f'{name}="{escaped.replace(chr(10), chr(92) + "n")}"\n'
 
 
+def probe_app(tmp_path: Path, commands: dict[str, str], values: dict[str, str], **formation):
+    """An app `probeapp` whose commands run the probe: each instance records into
+    tmp_path/probe-PS.jsonl and, with --wait, runs until a stop signal."""
+    procfile = "".join(f"{name}: {command}\n" for name, command in commands.items())
+    dotenv = "".join(dotenv_line(name, value) for name, value in values.items())
+    formation.setdefault("env", {})
+    formation["env"] |= {"PROBE_WAIT": "1", "PROBE_OUT": str(tmp_path / "probe-{PS}.jsonl")}
+    return write_app(tmp_path / "probeapp", procfile, formation, dotenv)
+
+
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
     """Every file under a directory with its content and mode: to prove nothing changed."""
     return {

@@ -19,6 +19,7 @@ from conftest import (
     PROBE_COMMAND,
     REPO,
     dotenv_line,
+    probe_app,
     raw_records,
     read_tree,
     sh_c_reference,
@@ -37,14 +38,6 @@ needs_root = pytest.mark.skipif(
 )
 # What a run script passes on from runsvdir's environment.
 PASSED_ON = {"PATH": RUNSVDIR_ENVIRONMENT["PATH"]}
-
-
-def probe_app(tmp_path: Path, commands: dict[str, str], values: dict[str, str], **formation):
-    procfile = "".join(f"{name}: {command}\n" for name, command in commands.items())
-    dotenv = "".join(dotenv_line(name, value) for name, value in values.items())
-    formation.setdefault("env", {})
-    formation["env"] |= {"PROBE_WAIT": "1", "PROBE_OUT": str(tmp_path / "probe-{PS}.jsonl")}
-    return write_app(tmp_path / "probeapp", procfile, formation, dotenv)
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> str:

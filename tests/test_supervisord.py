@@ -13,6 +13,7 @@ from conftest import (
     NASTY_VALUES,
     PROBE_COMMAND,
     dotenv_line,
+    probe_app,
     probe_records,
     sh_c_reference,
     snapshot,
@@ -32,14 +33,6 @@ NOT_INLINE = {
 }
 INLINE_VALUES = {k: v for k, v in NASTY_VALUES.items() if k not in NOT_INLINE}
 USER = getpass.getuser()
-
-
-def probe_app(tmp_path: Path, commands: dict[str, str], values: dict[str, str], **formation):
-    procfile = "".join(f"{name}: {command}\n" for name, command in commands.items())
-    dotenv = "".join(dotenv_line(name, value) for name, value in values.items())
-    formation.setdefault("env", {})
-    formation["env"] |= {"PROBE_WAIT": "1", "PROBE_OUT": str(tmp_path / "probe-{PS}.jsonl")}
-    return write_app(tmp_path / "probeapp", procfile, formation, dotenv)
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> Path:
