@@ -199,13 +199,19 @@ def run_uninstall(
     manifest = destination(location, None, manifest_path, default_name).manifest
     assert manifest is not None  # only --destdir goes without one
     shown = str(manifest) if manifest_path is not None else default_name
-    if not manifest.is_file() or manifest.is_symlink():
-        raise ExportError(
-            f"nothing to uninstall: no manifest {shown} for app {app!r} and format {format_name!r}",
-            str(location),
-        )
-    _check_is_manifest(manifest)
+
+    def check_manifest() -> None:
+        if not manifest.is_file() or manifest.is_symlink():
+            raise ExportError(
+                f"nothing to uninstall: no manifest {shown} for app {app!r} and format "
+                f"{format_name!r}",
+                str(location),
+            )
+        _check_is_manifest(manifest)
+
+    check_manifest()  # before LOCATION is locked (or made)
     with open_destination(location, write=not dry_run) as dest:
+        check_manifest()  # again under the lock: another uninstall may have just run
         sync = plan_sync(
             dest, {}, default_name, force, **_manifest_place(manifest, location / default_name)
         )

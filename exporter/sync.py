@@ -247,7 +247,29 @@ def _read_all(fd: int, size: int) -> bytes:
 
 
 def open_destination(location: Path, write: bool) -> Destination:
-    """LOCATION, created when missing (unless only reading), locked, recovered."""
+    """LOCATION, created when missing (unless only reading), locked, recovered.
+
+    The lock is on the directory LOCATION names once locked: a first export that failed may
+    remove the directory another one was waiting on, which then starts again on the new one."""
+    for _ in range(5):
+        dest = _open_destination(location, write)
+        if dest.fd is None or _still_location(dest):
+            return dest
+        dest.__exit__(None, None, None)  # locked a removed directory: not LOCATION any more
+    raise ExportError("keeps being removed and made again by others: export again", str(location))
+
+
+def _still_location(dest: Destination) -> bool:
+    assert dest.fd is not None
+    held = os.fstat(dest.fd)
+    try:
+        now = os.stat(dest.location)
+    except OSError:
+        return False
+    return held.st_nlink > 0 and (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
+
+
+def _open_destination(location: Path, write: bool) -> Destination:
     try:
         info = os.stat(location)
     except FileNotFoundError:
@@ -284,6 +306,8 @@ def open_destination(location: Path, write: bool) -> Destination:
     dest = Destination(location, fd, created)
     with _cleanup_on_error(dest):
         dest.lock_fd = _lock(dest, write)
+        if not _still_location(dest):
+            return dest  # open_destination starts again
         from exporter.journal import recover, rollback_view
 
         if write:

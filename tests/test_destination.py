@@ -735,3 +735,26 @@ def test_a_killed_runit_export_whose_new_services_runsv_took_up_is_recovered(
     assert {path: text for path, text in left.items() if "/supervise/" not in path} == read_tree(
         out
     )
+
+
+def test_a_lock_on_a_directory_removed_meanwhile_is_taken_again_on_the_new_one(
+    tmp_path, monkeypatch
+):
+    """A failed first export removes the LOCATION it made while another export waits on it;
+    a third makes LOCATION anew. The waiting export must lock the new directory, not write
+    into it while holding the lock of the removed one."""
+    location = tmp_path / "loc"
+    location.mkdir()
+    real, calls = exporter.sync._lock, []
+
+    def racing(dest, write):
+        if not calls:
+            os.rmdir(location)
+            location.mkdir()
+        calls.append(write)
+        return real(dest, write)
+
+    monkeypatch.setattr(exporter.sync, "_lock", racing)
+    with exporter.sync.open_destination(location, write=True) as dest:
+        assert os.fstat(dest.fd).st_ino == os.stat(location).st_ino
+    assert calls == [True, True]
