@@ -48,10 +48,15 @@ def expected_env(type_name: str, port: int) -> dict[str, str]:
     return env | {"PORT": str(port), "PS": f"{type_name}.1"}
 
 
-def test_systemd_parses_every_command_and_value_exactly_as_written(procexport, tmp_path):
+@pytest.mark.parametrize("fmt", ["systemd", "systemd-user"])
+def test_systemd_parses_every_command_and_value_exactly_as_written(procexport, tmp_path, fmt):
+    """The system manager's parser, and (systemd-user) a user manager's: `--test --user`."""
     app = nasty_app(tmp_path)
-    files = export(procexport, app, tmp_path / "units")
-    units, warnings = systemd_oracle.load_units(files, "nasty.target")
+    result = procexport(fmt, str(tmp_path / "units"), cwd=app)
+    assert result.status == 0, result.stderr
+    files = read_tree(tmp_path / "units")
+    user_manager = fmt == "systemd-user"
+    units, warnings = systemd_oracle.load_units(files, "nasty.target", user=user_manager)
     assert warnings == []
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
         unit = units[f"nasty-{name}@1.service"]
@@ -63,7 +68,11 @@ def test_systemd_parses_every_command_and_value_exactly_as_written(procexport, t
             command,
         ], name
         assert unit.get("WorkingDirectory") == str(app)
-        assert unit.get("User") == "nasty"
+        if user_manager:  # a user manager runs every unit as its own user
+            assert "User" not in unit.properties
+            assert "Group" not in unit.properties
+        else:
+            assert unit.get("User") == "nasty"
 
 
 def test_the_process_systemd_would_start_receives_what_sh_c_gives(procexport, tmp_path):

@@ -1,4 +1,5 @@
-"""systemd-user output, checked by a user manager's own parser: `systemd --test --user`."""
+"""systemd-user output, checked by a user manager's own parser: `systemd --test --user`
+(the nasty commands and values share their test with systemd, in test_systemd.py)."""
 
 from __future__ import annotations
 
@@ -23,25 +24,6 @@ def export(procexport, app: Path, out: Path, *args: str) -> dict[str, str]:
     result = procexport("systemd-user", str(out), *args, cwd=app)
     assert result.status == 0, result.stderr
     return read_tree(out)
-
-
-def test_a_user_manager_parses_every_command_and_value_exactly_as_written(procexport, tmp_path):
-    app = nasty_app(tmp_path)
-    files = export(procexport, app, tmp_path / "units")
-    units, warnings = systemd_oracle.load_units(files, "nasty.target", user=True)
-    assert warnings == []
-    for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
-        unit = units[f"nasty-{name}@1.service"]
-        assert unit.environment == expected_env(name, 5000 + 100 * index), name
-        (argv,) = unit.exec_start
-        assert systemd_oracle.substitute_variables(argv, unit.environment) == [
-            "/bin/sh",
-            "-c",
-            command,
-        ], name
-        assert unit.get("WorkingDirectory") == str(app)
-        assert "User" not in unit.properties
-        assert "Group" not in unit.properties
 
 
 def test_the_process_a_user_manager_would_start_receives_what_sh_c_gives(procexport, tmp_path):
