@@ -10,6 +10,7 @@ that a re-export is byte-identical. The key file is never in a manifest, so neve
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import itertools
@@ -53,13 +54,13 @@ def manifest_digest(location: Path | str, text: bytes, mode: int) -> str:
     return KEYED_PREFIX + str(keyed_digest(location, text))
 
 
-def save_new_key(location: Path | str) -> None:
+def save_new_key(location: Path | str) -> bool:
     """Write the key this process made for LOCATION, if it made one: 0600 from the start,
     complete before it appears (a temporary hard-linked into place), never through a link
-    and never over an existing file."""
+    and never over an existing file. Whether it wrote one."""
     key = _new_keys.pop(os.path.abspath(location), None)
     if key is None:
-        return
+        return False
     path = os.path.join(location, KEY_FILE)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     for attempt in itertools.count():
@@ -81,6 +82,14 @@ def save_new_key(location: Path | str) -> None:
             ) from None
     finally:
         os.unlink(temporary)
+    return True
+
+
+def forget_new_key(location: Path | str) -> None:
+    """Remove the key save_new_key just wrote, when the export it was for failed: LOCATION is
+    left exactly as it was (the next export makes a key again)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(location, KEY_FILE))
 
 
 def _key(location: Path | str | None) -> bytes | None:

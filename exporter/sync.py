@@ -505,20 +505,26 @@ def apply_sync(dest: Destination, plan: SyncPlan) -> list[Change]:
 
     Returns the written files whose owner could not be set (not root, or no such account)."""
     from exporter.journal import write_through_journal
-    from exporter.secret_digest import save_new_key
+    from exporter.secret_digest import forget_new_key, save_new_key
 
+    made_key = False
     if plan.key_dir is not None and plan.manifest is not None:
         try:
             if plan.external_manifest is not None:  # the key lives beside the manifest
                 plan.key_dir.mkdir(parents=True, exist_ok=True)
-            save_new_key(plan.key_dir)  # the key of its keyed digests, if this export made it
+            made_key = save_new_key(plan.key_dir)  # the key of its keyed digests, if made now
         except OSError as exc:
             raise ExportError(
                 f"cannot write the key: {exc.strerror}; nothing was changed", str(plan.key_dir)
             ) from None
-    if plan.external_manifest is None:
-        return write_through_journal(dest, plan)
-    not_owned = write_through_journal(dest, plan._replace(manifest=None))
+    try:
+        if plan.external_manifest is None:
+            return write_through_journal(dest, plan)
+        not_owned = write_through_journal(dest, plan._replace(manifest=None))
+    except BaseException:  # rolled back: the key made for it goes too
+        if made_key:
+            forget_new_key(plan.key_dir)
+        raise
     if plan.manifest is not None:
         _write_external_manifest(plan.external_manifest, plan.manifest)
     return not_owned

@@ -758,3 +758,21 @@ def test_a_lock_on_a_directory_removed_meanwhile_is_taken_again_on_the_new_one(
     with exporter.sync.open_destination(location, write=True) as dest:
         assert os.fstat(dest.fd).st_ino == os.stat(location).st_ino
     assert calls == [True, True]
+
+
+def test_a_failed_first_export_with_secrets_leaves_no_key_behind(
+    procexport, shop, tmp_path, monkeypatch
+):
+    """The key of the keyed digests is written just before the journal; a write that is rolled
+    back takes it away too, so LOCATION is exactly as it was."""
+    (shop / ".env").write_text("SECRET=hunter2\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "README").write_text("someone else's\n")
+    before = snapshot(out)
+    monkeypatch.delenv("PROCEXPORT_SECRET_KEY", raising=False)
+    monkeypatch.setattr(exporter.journal, "os", os_with(replace=failing(os.replace, 1)))
+    result = export(procexport, shop, "systemd", out, "--env-mode", "file")
+    assert result.status == 2
+    assert "nothing was changed" in result.stderr
+    assert snapshot(out) == before
