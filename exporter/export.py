@@ -68,15 +68,15 @@ def run_export(
         if destdir is not None:
             raise ExportError("--uninstall removes an installed app: it takes no --destdir")
         return run_uninstall(format_name, location, options, dry_run, force, quiet, color, manifest)
-    writes_default_user = get_format(format_name).writes_default_user
+    fmt = get_format(format_name)
     plan = build_plan(
-        load_formation(options._replace(default_user=writes_default_user), Path.cwd())
+        load_formation(options._replace(default_user=fmt.writes_default_user), Path.cwd())
     )
     if location is None:
         sys.stdout.write(preview(render(format_name, plan, template_dir)))
         return 0
-    fmt = get_format(format_name)
-    target = destination(location, destdir, manifest, manifest_name(plan.app, format_name))
+    default_name = manifest_name(plan.app, format_name)
+    target = destination(location, destdir, manifest, default_name)
     if target.staging is not None:
         check_installed_paths(plan, fmt, target.staging, options)
     # a package build writes nothing outside DESTDIR, not even Jinja's bytecode cache
@@ -88,9 +88,8 @@ def run_export(
         bytecode_cache=target.staging is None,
         key_dir=target.manifest.parent if target.manifest is not None else None,
     )
-    check_manifest_is_not_written(target, rendering, manifest_name(plan.app, format_name))
+    check_manifest_is_not_written(target, rendering, default_name)
     written = without_owners(rendering) if target.staging is not None else rendering
-    default_name = manifest_name(plan.app, format_name)
     with open_destination(target.directory, write=not dry_run) as dest:
         sync = plan_sync(
             dest,
