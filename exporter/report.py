@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.formats import Rendering
 from exporter.private_view import Reader, is_private_change, key_changes
+from exporter.rendering import Rendering
 from exporter.sync import Action, Change, SyncPlan
 
 _COLORS = {"header": "\033[1m", "-": "\033[31m", "+": "\033[32m", "@": "\033[36m"}

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from exporter.errors import ExportError
-from exporter.formats import Rendering
 from exporter.manifest import (
     Recorded,
     Unreadable,
@@ -36,6 +35,7 @@ from exporter.manifest import (
     parse_manifest,
 )
 from exporter.private_view import shown_text
+from exporter.rendering import Rendering
 from exporter.secret_digest import keyed_digest
 
 __all__ = ["Action", "Change", "SyncPlan", "apply_sync", "manifest_name", "plan_sync", "preview"]

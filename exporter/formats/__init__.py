@@ -8,10 +8,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-if TYPE_CHECKING:
-    import jinja2
+# what a format renders lives in exporter/rendering.py, which sync imports too; format modules
+# import these names from here
+from exporter.rendering import File, RenderContext, Rendering, is_private
 
-    from exporter.plan import Plan, Process
+if TYPE_CHECKING:
+    from exporter.plan import Plan
 
 _MODULES = {
     "systemd": "exporter.formats.systemd",
@@ -24,43 +26,17 @@ _MODULES = {
 }
 FORMAT_NAMES = tuple(_MODULES)
 
-
-def is_private(mode: int) -> bool:
-    """A file others may not read holds secrets: procexport never prints its content, and
-    the manifest keeps only a keyed digest of it."""
-    return not mode & 0o004
-
-
-class File(NamedTuple):
-    text: str
-    mode: int = 0o644
-    owner: tuple[str, str | None] | None = None  # (user, group) to give it to, when root
-    # a private file's reader: its text (as rendered or as found) -> {key: that entry's text},
-    # so that a preview or diff can name keys without values; None: show no keys
-    entries: Callable[[str], dict[str, str]] | None = None
-
-    @property
-    def private(self) -> bool:
-        return is_private(self.mode)
-
-
-class RenderContext(NamedTuple):
-    """What a format needs besides the plan."""
-
-    templates: jinja2.Environment | None  # None for a format without templates
-    env_dir: str | None  # absolute LOCATION, where env files go; None when previewing
-    # where the private key of keyed digests lives (beside the manifest); None: only
-    # PROCEXPORT_SECRET_KEY (a preview, or --destdir without --manifest)
-    key_dir: str | None = None
-
-    def env_file_path(self, process: Process) -> str | None:
-        """The absolute path the configuration names for a process's env file, if it has one."""
-        if process.env_file is None or self.env_dir is None:
-            return None
-        return f"{self.env_dir}/{process.env_file}"
-
-
-Rendering = dict[str, File]
+__all__ = [
+    "FORMAT_NAMES",
+    "File",
+    "Format",
+    "RenderContext",
+    "Rendering",
+    "get_format",
+    "is_private",
+    "render",
+    "secrets_header",
+]
 
 
 class Format(NamedTuple):
