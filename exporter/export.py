@@ -26,7 +26,6 @@ from exporter.sync import (
     manifest_name,
     open_destination,
     plan_sync,
-    preview,
 )
 
 
@@ -73,6 +72,8 @@ def run_export(
         load_formation(options._replace(default_user=fmt.writes_default_user), Path.cwd())
     )
     if location is None:
+        from exporter.report import preview
+
         sys.stdout.write(preview(render(format_name, plan, template_dir)))
         return 0
     default_name = manifest_name(plan.app, format_name)
