@@ -7,7 +7,9 @@ this module rather than the other. It imports neither, nor Jinja.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -42,14 +44,28 @@ class File(NamedTuple):
 Rendering = dict[str, File]
 
 
-class RenderContext(NamedTuple):
-    """What a format needs besides the plan."""
+class Install(NamedTuple):
+    """Where the rendered files will be installed, as the configuration names them: all a
+    rendering needs to know of LOCATION. With --destdir that is the installed LOCATION, not
+    the staging tree the files are written to, which only sync knows."""
 
-    templates: jinja2.Environment | None  # None for a format without templates
-    env_dir: str | None  # absolute LOCATION, where env files go; None when previewing
+    location: str | None = None  # absolute; None: a preview, installed nowhere
     # where the private key of keyed digests lives (beside the manifest); None: only
     # PROCEXPORT_SECRET_KEY (a preview, or --destdir without --manifest)
     key_dir: str | None = None
+
+    @classmethod
+    def at(cls, location: Path, key_dir: Path | None = None) -> Install:
+        keys = os.path.abspath(key_dir) if key_dir is not None else None
+        return cls(os.path.abspath(location), keys)
+
+
+class RenderContext(NamedTuple):
+    """What a format needs besides the plan: its templates and where its files will live."""
+
+    templates: jinja2.Environment | None  # None for a format without templates
+    env_dir: str | None  # the absolute installed LOCATION, where env files go; None: a preview
+    key_dir: str | None = None  # Install.key_dir
 
     def env_file_path(self, process: Process) -> str | None:
         """The absolute path the configuration names for a process's env file, if it has one."""

@@ -6,6 +6,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -60,3 +62,40 @@ def test_the_formats_package_still_offers_file_and_rendering_to_format_modules()
 
     for name in ("File", "Rendering", "RenderContext", "is_private"):
         assert getattr(exporter.formats, name) is getattr(exporter.rendering, name)
+
+
+SHOP = ROOT / "fixtures" / "shop"
+
+
+def _shop_plan(monkeypatch, env_mode: str):
+    from exporter.formation import Options, load_formation
+    from exporter.plan import build_plan
+
+    monkeypatch.chdir(SHOP)
+    return build_plan(load_formation(Options(env_mode=env_mode), SHOP))
+
+
+@pytest.mark.parametrize("format_name", ["systemd", "supervisord", "upstart", "runit", "launchd"])
+def test_where_the_files_are_installed_changes_only_the_env_file_paths(monkeypatch, format_name):
+    """render is a function of the plan, the templates and where the files will be installed:
+    two install places differ only where the configuration names its env file."""
+    from exporter.formats import Install, render
+
+    plan = _shop_plan(monkeypatch, "file")
+    first = render(format_name, plan, install=Install.at(Path("/etc/one")), bytecode_cache=False)
+    second = render(format_name, plan, install=Install.at(Path("/opt/two")), bytecode_cache=False)
+    assert first.keys() == second.keys()
+    named = [path for path in first if "/etc/one/shop.env" in first[path].text]
+    assert named
+    for path, file in first.items():
+        assert file._replace(text=file.text.replace("/etc/one/", "/opt/two/")) == second[path]
+
+
+def test_a_preview_with_env_files_still_needs_a_location(monkeypatch):
+    from exporter.errors import ExportError
+    from exporter.formats import render
+
+    plan = _shop_plan(monkeypatch, "file")
+    with pytest.raises(ExportError, match=r"^--env-mode file needs a LOCATION: the configuration"):
+        render("systemd", plan, bytecode_cache=False)
+    assert render("kubernetes", plan)  # its .env values go to a Secret: no path to name

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 # what a format renders lives in exporter/rendering.py, which sync imports too; format modules
 # import these names from here
-from exporter.rendering import File, RenderContext, Rendering, is_private
+from exporter.rendering import File, Install, RenderContext, Rendering, is_private
 
 if TYPE_CHECKING:
     from exporter.plan import Plan
@@ -30,6 +30,7 @@ __all__ = [
     "FORMAT_NAMES",
     "File",
     "Format",
+    "Install",
     "RenderContext",
     "Rendering",
     "get_format",
@@ -93,24 +94,23 @@ def render(
     name: str,
     plan: Plan,
     template_dir: Path | None = None,
-    location: Path | None = None,
+    install: Install | None = None,
     bytecode_cache: bool = True,
-    key_dir: Path | None = None,
 ) -> Rendering:
     """Every file the format needs for the plan, by path relative to LOCATION (the path
-    the configuration names, as installed)."""
+    the configuration names, as installed): a function of the plan, the templates and where
+    the files will be installed (`install`; the default, installed nowhere, is a preview)."""
     from exporter.errors import ExportError
 
     fmt = get_format(name)
-    if location is None and plan.env_files and fmt.uses_env_files:
+    install = install or Install()
+    if install.location is None and plan.env_files and fmt.uses_env_files:
         raise ExportError(
             "--env-mode file needs a LOCATION: the configuration names its env file by "
             "absolute path"
         )
-    env_dir = os.path.abspath(location) if location is not None else None
-    keys = os.path.abspath(key_dir) if key_dir is not None else None
     if fmt.template_folder is None:
-        return fmt.render(plan, RenderContext(None, env_dir, keys))
+        return fmt.render(plan, RenderContext(None, install.location, install.key_dir))
 
     import jinja2
 
@@ -120,7 +120,7 @@ def render(
         fmt.template_folder or name, fmt.filters, template_dir, bytecode_cache, name
     )
     try:
-        return fmt.render(plan, RenderContext(templates, env_dir, keys))
+        return fmt.render(plan, RenderContext(templates, install.location, install.key_dir))
     except jinja2.TemplateSyntaxError as exc:
         raise ExportError(f"template error: {exc.message}", exc.filename, exc.lineno) from None
     except jinja2.TemplateError as exc:  # an override that uses what the context lacks
