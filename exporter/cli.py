@@ -222,7 +222,7 @@ def export(
         shell=shell,
         login=login,
     )
-    return run_export(
+    result = run_export(
         format_name,
         Path(location) if location is not None else None,
         options,
@@ -235,6 +235,9 @@ def export(
         color=use_color(color, sys.stdout),
         uninstall=uninstall,
     )
+    sys.stdout.write(result.output)
+    sys.stderr.write(result.report)
+    return result.status
 
 
 def use_color(when: str, stream: object) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from exporter.errors import ExportError
 from exporter.formation import APP_NAME, Options, load_formation
@@ -30,6 +30,14 @@ from exporter.sync import (
 )
 
 
+class ExportResult(NamedTuple):
+    """What an export or uninstall did, for the command line to print: the core never prints."""
+
+    status: int  # 0 done; 1 --dry-run found changes
+    output: str = ""  # for stdout: the preview (no LOCATION) or --dry-run's diff
+    report: str = ""  # for stderr: the summary and next steps, or an interrupted export's note
+
+
 def run_export(
     format_name: str,
     location: Path | None,
@@ -43,8 +51,9 @@ def run_export(
     destdir: str | None = None,
     manifest: str | None = None,
     uninstall: bool = False,
-) -> int:
-    """Exit status: 0 done, 1 --dry-run found changes; bad input raises ExportError.
+) -> ExportResult:
+    """What to print and the exit status (0 done, 1 --dry-run found changes); bad input
+    raises ExportError.
 
     With `destdir` (a package build) LOCATION is the installed path: the files name it, and
     are written under DESTDIR + LOCATION; no manifest unless `manifest` names one."""
@@ -73,8 +82,7 @@ def run_export(
         load_formation(options._replace(default_user=fmt.writes_default_user), Path.cwd())
     )
     if location is None:
-        sys.stdout.write(preview(render(format_name, plan, template_dir)))
-        return 0
+        return ExportResult(0, preview(render(format_name, plan, template_dir)))
     default_name = manifest_name(plan.app, format_name)
     target = destination(location, destdir, manifest, default_name)
     if target.staging is not None:
@@ -112,7 +120,7 @@ def run_export(
         from exporter.report import package_summary
 
         steps = package_steps(fmt, plan.app, target.installed, rendering)
-        sys.stderr.write(package_summary(sync, steps))
+        return ExportResult(0, report=package_summary(sync, steps))
     elif not quiet:
         from exporter.report import summary
 
@@ -139,8 +147,8 @@ def run_export(
         if fmt.location_steps is not None:
             actions = {c.path: c.action.value for c in sync.changes}
             steps += fmt.location_steps(os.path.abspath(location), actions)
-        sys.stderr.write(summary(sync, steps))
-    return 0
+        return ExportResult(0, report=summary(sync, steps))
+    return ExportResult(0)
 
 
 def _manifest_place(manifest: Path | None, inside: Path) -> dict[str, object]:
@@ -152,13 +160,15 @@ def _manifest_place(manifest: Path | None, inside: Path) -> dict[str, object]:
     return {"external_manifest": manifest}
 
 
-def _show_diff(sync: SyncPlan, color: bool, rendering: dict | None = None) -> int:
-    """--dry-run: the diff on stdout, the cleanup of an interrupted export on stderr."""
+def _show_diff(sync: SyncPlan, color: bool, rendering: dict | None = None) -> ExportResult:
+    """--dry-run: the diff for stdout, the cleanup of an interrupted export for stderr."""
     from exporter.report import interrupted_note, unified_diff
 
-    sys.stdout.write(unified_diff(sync, color, rendering))
-    sys.stderr.write(interrupted_note(sync))
-    return 1 if sync.pending or sync.interrupted else 0
+    return ExportResult(
+        1 if sync.pending or sync.interrupted else 0,
+        unified_diff(sync, color, rendering),
+        interrupted_note(sync),
+    )
 
 
 def _prepare_log_dir(plan: Plan, format_name: str) -> list[str]:
@@ -184,7 +194,7 @@ def run_uninstall(
     quiet: bool,
     color: bool,
     manifest_path: str | None = None,
-) -> int:
+) -> ExportResult:
     """The sync of an empty rendering: every file the manifest lists is removed, under the
     same refusals as an export; then the manifest itself."""
     if options.app is not None and not APP_NAME.fullmatch(options.app):
@@ -218,8 +228,7 @@ def run_uninstall(
         if fmt.check_removal is not None and not force:  # runit: a running instance
             fmt.check_removal(location, [c.path for c in sync.changes if c.action is Action.REMOVE])
         if dry_run:
-            _show_diff(sync, color)
-            return 1
+            return _show_diff(sync, color)._replace(status=1)
         apply_sync(dest, sync._replace(manifest=None))  # the manifest goes last, below
         manifest.unlink(missing_ok=True)
         _forget_location(dest)
@@ -233,8 +242,8 @@ def run_uninstall(
         if fmt.location_steps is not None:  # runit: unlink from runsvdir, delete what is left
             actions = {c.path: c.action.value for c in sync.changes}
             steps += fmt.location_steps(os.path.abspath(location), actions)
-        sys.stderr.write(summary(sync, steps, always=True))
-    return 0
+        return ExportResult(0, report=summary(sync, steps, always=True))
+    return ExportResult(0)
 
 
 def _check_is_manifest(path: Path) -> None:
