@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from exporter.errors import ExportError
-from exporter.formation import APP_NAME, Options, load_formation
-from exporter.formats import FORMAT_NAMES, get_format, render
+from exporter.formation import Options, load_formation
+from exporter.formats import get_format, render
 from exporter.packaging import (
     check_installed_paths,
     check_manifest_is_not_written,
@@ -53,29 +53,11 @@ def run_export(
     uninstall: bool = False,
 ) -> ExportResult:
     """What to print and the exit status (0 done, 1 --dry-run found changes); bad input
-    raises ExportError.
+    raises ExportError. The options are checked already (exporter.export_options).
 
     With `destdir` (a package build) LOCATION is the installed path: the files name it, and
     are written under DESTDIR + LOCATION; no manifest unless `manifest` names one."""
-    if format_name not in FORMAT_NAMES:
-        raise ExportError(f"unknown format {format_name!r}: use one of {', '.join(FORMAT_NAMES)}")
-    if dry_run and location is None:
-        raise ExportError("--dry-run needs a LOCATION to compare with")
-    for option, value in (("--destdir", destdir), ("--manifest", manifest)):
-        if value is not None and location is None:
-            raise ExportError(f"{option} needs a LOCATION: the directory the files go to")
-    if template_dir is not None and not template_dir.is_dir():
-        raise ExportError("--template: no such directory", str(template_dir))
-    if template_dir is not None and get_format(format_name).template_folder is None:
-        raise ExportError(
-            f"--template: the {format_name} format has no templates to override (its files are "
-            "written as data, escaping included)"
-        )
     if uninstall:
-        if location is None:
-            raise ExportError("--uninstall needs a LOCATION to remove the app from")
-        if destdir is not None:
-            raise ExportError("--uninstall removes an installed app: it takes no --destdir")
         return run_uninstall(format_name, location, options, dry_run, force, quiet, color, manifest)
     fmt = get_format(format_name)
     plan = build_plan(
@@ -197,8 +179,6 @@ def run_uninstall(
 ) -> ExportResult:
     """The sync of an empty rendering: every file the manifest lists is removed, under the
     same refusals as an export; then the manifest itself."""
-    if options.app is not None and not APP_NAME.fullmatch(options.app):
-        raise ExportError(f"invalid app name {options.app!r}")  # it names the manifest
     writes_default_user = get_format(format_name).writes_default_user
     app = (
         options.app

@@ -165,16 +165,13 @@ def load_formation(options: Options, cwd: Path) -> Formation:
             "with a letter or digit (set it with --app or `app` in formation.toml)"
         )
     shell = options.shell or file.get("shell") or DEFAULTS["shell"]
-    if not SHELL_PATH.fullmatch(shell):
+    if not options.shell and not SHELL_PATH.fullmatch(shell):  # --shell: checked already
         raise ExportError(
-            f"{'--shell' if options.shell else 'shell'}: must be an absolute path of letters, "
-            f"digits and '/._+-', not {shell!r}",
-            None if options.shell else file_label,
-            None if options.shell else key_line(file_text, ("shell",)),
+            f"shell: must be an absolute path of letters, digits and '/._+-', not {shell!r}",
+            file_label,
+            key_line(file_text, ("shell",)),
         )
     env_mode = options.env_mode or file.get("env_mode") or "inline"
-    if env_mode not in ENV_MODES:
-        raise ExportError(f"--env-mode {env_mode!r}: use {' or '.join(ENV_MODES)}")
 
     base_port = _base_port(options, file, dotenv)
     app_env = {k: EnvVar(k, v, f"{file_label}: env.{k}") for k, v in file.get("env", {}).items()}
@@ -369,8 +366,6 @@ def _dotenv_var(entry: DotenvEntry, label: str) -> EnvVar:
 
 def _base_port(options: Options, file: dict[str, Any], dotenv: dict[str, EnvVar]) -> int:
     if options.port is not None:
-        if not 1 <= options.port <= 65535:
-            raise ExportError(f"--port {options.port}: must be between 1 and 65535")
         return options.port
     if file.get("port") is not None:
         return file.get("port")
