@@ -61,7 +61,11 @@ def run_export(
         return run_uninstall(format_name, location, options, dry_run, force, quiet, color, manifest)
     fmt = get_format(format_name)
     plan = build_plan(
-        load_formation(options._replace(default_user=fmt.writes_default_user), Path.cwd())
+        load_formation(
+            options._replace(default_user=fmt.writes_default_user),
+            Path.cwd(),
+            read_settings=fmt.read_settings,
+        )
     )
     if location is None:
         return ExportResult(0, preview(render(format_name, plan, template_dir)))
