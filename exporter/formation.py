@@ -114,7 +114,7 @@ class SourceFile(NamedTuple):
     directory: Path  # what its relative paths are relative to (the cwd without a file)
 
     def line(self, *key: str) -> int | None:
-        """The line that sets `key` (a dotted path as a tuple), for error messages."""
+        """The line that sets the key (its parts: "process", "web", "port"), for messages."""
         return key_line(self.text, key)
 
 
