@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from exporter.errors import ExportError
-from exporter.formation import RELEASE, EnvVar, Formation, Kubernetes, ProcessType
+from exporter.formation import RELEASE, EnvVar, Formation, ProcessType
 
 
 class Instance(NamedTuple):
@@ -52,12 +52,13 @@ class Plan(NamedTuple):
     root: str
     shell: str
     log: str | None
-    env_mode: str
     processes: tuple[Process, ...]  # Procfile order; types with no instances left out
-    kubernetes: Kubernetes = Kubernetes()
     # The release phase (a `release` type): one instance that runs to completion before the
     # others start; not among `processes`, which are kept running.
     release: Process | None = None
+    root_given: bool = False  # a root was set (not the Procfile's directory, the default)
+    # the format's own settings, as its read_settings hook read them (Formation's)
+    format_settings: object = None
 
     @property
     def instances(self) -> tuple[Instance, ...]:
@@ -99,10 +100,10 @@ def build_plan(formation: Formation) -> Plan:
         root=formation.root,
         shell=formation.shell,
         log=formation.log,
-        env_mode=formation.env_mode,
         processes=tuple(processes),
-        kubernetes=formation.kubernetes,
         release=release,
+        root_given=formation.root_given,
+        format_settings=formation.format_settings,
     )
 
 

@@ -407,11 +407,10 @@ def one_process_plan(command: str, value: str, root: str, procfile: str, log: st
         timeout=30,
         stop_signal="TERM",
         env=(EnvVar("VALUE", value, "test"),),
-        service=True,
         user_setting=Setting("--user"),
     )
     process = Process(ptype, (Instance("web", 1, 5000),))
-    return Plan("app", procfile, root, "/bin/sh", log, "inline", (process,))
+    return Plan("app", procfile, root, "/bin/sh", log, (process,))
 
 
 # Pieces that XML writers and readers trip over, mixed with any character at all.

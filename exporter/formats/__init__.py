@@ -6,7 +6,7 @@ import importlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 # what a format renders lives in exporter/rendering.py, which sync imports too; format modules
 # import these names from here
@@ -20,6 +20,7 @@ from exporter.rendering import (
 )
 
 if TYPE_CHECKING:
+    from exporter.formation import Options
     from exporter.plan import Plan
 
 _MODULES = {
@@ -84,6 +85,10 @@ class Format(NamedTuple):
     # (the directory written, the rendering) -> raises ExportError when another file there
     # would clash with it (supervisord: a program name another app's include file defines)
     check_neighbours: Callable[[Path, Rendering], None] | None = None
+    # (the validated formation.toml as data, {} without one; the command line's Options) ->
+    # the format's own settings, which the plan carries as format_settings (kubernetes: its
+    # [kubernetes] table, --image, [process.T].service); None: the format has none
+    read_settings: Callable[[Mapping[str, Any], Options], object] | None = None
     # without a user set, the processes run as the account that loads the configuration
     # (systemctl --user, a LaunchAgent), not as the default user (the app name)
     runs_as_invoker: bool = False

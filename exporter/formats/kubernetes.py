@@ -14,9 +14,11 @@ import functools
 import hashlib
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from exporter.errors import ExportError
+from exporter.formation import Options
 from exporter.formats import File, Format, RenderContext, Rendering
 from exporter.formats.shell import login_flag
 from exporter.plan import Plan, Process
@@ -46,6 +48,41 @@ _NOT_A_STRING = frozenset(
 _NUMBER_START = re.compile(r"[-+]?[.0-9]")
 
 
+class Kubernetes(NamedTuple):
+    """Settings only the kubernetes format reads: formation.toml's [kubernetes] table, --image
+    and [process.T].service, read by kubernetes_settings (the format's read_settings hook)."""
+
+    image: str | None = None
+    namespace: str | None = None
+    version: tuple[int, int] = (1, 25)  # the Kubernetes version the manifests target
+    service: Mapping[str, bool] = {}  # [process.T].service where it is set
+
+    def has_service(self, type_name: str) -> bool:
+        """A type is reachable through a Service: `web` unless told otherwise."""
+        return self.service.get(type_name, type_name == "web")
+
+
+def kubernetes_settings(file: Mapping[str, Any], options: Options) -> Kubernetes:
+    """The format's own settings from the validated formation.toml and the command line."""
+    table = file.get("kubernetes") or {}
+    version = table.get("version") or "1.25"
+    return Kubernetes(
+        image=options.image or table.get("image"),
+        namespace=table.get("namespace"),
+        version=(1, int(version.split(".")[1])),
+        service={
+            name: settings["service"]
+            for name, settings in (file.get("process") or {}).items()
+            if settings and settings.get("service") is not None
+        },
+    )
+
+
+def _settings(plan: Plan) -> Kubernetes:
+    settings = plan.format_settings
+    return settings if isinstance(settings, Kubernetes) else Kubernetes()
+
+
 def kubernetes_command_arg(value: str) -> str:
     """A command word that the kubelet's `$(VAR)` expansion turns back into `value`: every
     `$` doubled, since `$$` is its escape for `$`."""
@@ -53,7 +90,7 @@ def kubernetes_command_arg(value: str) -> str:
 
 
 def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
-    settings = plan.kubernetes
+    settings = _settings(plan)
     if not settings.image:
         raise ExportError(
             "kubernetes needs an image: --image IMAGE, or `image` under [kubernetes] in "
@@ -71,13 +108,13 @@ def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
     for process in plan.processes:
         name = f"{plan.app}-{process.name}"
         _check_name(name, "the name of the Deployment")
-        if process.type.service and not DNS_1035_LABEL.fullmatch(name):
+        if settings.has_service(process.name) and not DNS_1035_LABEL.fullmatch(name):
             raise ExportError(f"kubernetes cannot name the Service {name!r}: start with a letter")
         config = {var.name: var.value for var in process.type.env if not var.secret}
         if config:
             files[f"{name}-configmap.yaml"] = _config_map(plan, process, config)
         files[f"{name}-deployment.yaml"] = _deployment(plan, process, config, secrets, context)
-        if process.type.service:
+        if settings.has_service(process.name):
             files[f"{name}-service.yaml"] = _service(plan, process)
     if plan.release is not None:
         files |= _release_manifests(plan, secrets)
@@ -107,8 +144,8 @@ def _check_name(name: str, what: str) -> None:
 
 def _metadata(plan: Plan, name: str, process: Process | None = None) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name}
-    if plan.kubernetes.namespace is not None:
-        metadata["namespace"] = plan.kubernetes.namespace
+    if _settings(plan).namespace is not None:
+        metadata["namespace"] = _settings(plan).namespace
     metadata["labels"] = _labels(plan, process)
     return metadata
 
@@ -163,13 +200,13 @@ def _container(
         env_from.append({"configMapRef": {"name": f"{plan.app}-{process.name}-env"}})
     container: dict[str, Any] = {
         "name": process.name,
-        "image": plan.kubernetes.image,
+        "image": _settings(plan).image,
         "command": [
             kubernetes_command_arg(word)
             for word in (plan.shell, *login_flag(ptype.login), "-c", ptype.command)
         ],
     }
-    if plan.kubernetes.root_given:
+    if plan.root_given:
         container["workingDir"] = plan.root
     if env_from:
         container["envFrom"] = env_from
@@ -179,7 +216,7 @@ def _container(
     ]
     if serves:
         container["ports"] = [{"name": PORT_NAME, "containerPort": ptype.port}]
-        if ptype.service:
+        if _settings(plan).has_service(process.name):
             container["readinessProbe"] = {"tcpSocket": {"port": PORT_NAME}}
     container["lifecycle"] = _stop(plan, ptype.stop_signal)
     if ptype.user_setting is not None and ptype.user.isdigit():  # not the default: the app
@@ -189,7 +226,7 @@ def _container(
 
 def _pod_spec(plan: Plan, process: Process, container: dict[str, Any]) -> dict[str, Any]:
     pod_spec: dict[str, Any] = {"terminationGracePeriodSeconds": process.type.timeout}
-    if plan.kubernetes.version >= STOP_SIGNAL_SINCE:
+    if _settings(plan).version >= STOP_SIGNAL_SINCE:
         pod_spec["os"] = {"name": "linux"}  # stopSignal is only valid with an OS set
     pod_spec["containers"] = [container]
     return pod_spec
@@ -297,7 +334,7 @@ def _stop(plan: Plan, signal: str) -> dict[str, Any]:
     lifecycle.stopSignal; before 1.33 the hook also signals PID 1 (which the shell ignores)."""
     kill = f"kill -s {signal} -- -1"
     lifecycle: dict[str, Any] = {}
-    if plan.kubernetes.version >= STOP_SIGNAL_SINCE:
+    if _settings(plan).version >= STOP_SIGNAL_SINCE:
         lifecycle["stopSignal"] = f"SIG{signal}"
     elif signal != "TERM":
         kill += f"; kill -s {signal} 1"
@@ -387,6 +424,7 @@ FORMAT = Format(
     template_folder=None,  # PyYAML writes the manifests: no template to override
     writes_default_user=False,
     render=render_kubernetes,
+    read_settings=kubernetes_settings,
     uninstall_steps=kubernetes_uninstall_steps,
     next_steps=kubernetes_next_steps,
     package_steps=kubernetes_package_steps,
