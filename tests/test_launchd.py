@@ -410,7 +410,7 @@ def one_process_plan(command: str, value: str, root: str, procfile: str, log: st
         service=True,
         user_setting=Setting("--user"),
     )
-    process = Process(ptype, (Instance("web", 1, 5000),))
+    process = Process(ptype, (Instance("web", 1, 5000, "app"),), "app")
     return Plan("app", procfile, root, "/bin/sh", log, "inline", (process,))
 
 
