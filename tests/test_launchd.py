@@ -31,7 +31,7 @@ from test_errors import _stable_part
 
 from exporter.errors import ExportError
 from exporter.formation import EnvVar, ProcessType, Setting
-from exporter.formats import RenderContext, get_format
+from exporter.formats import FileChange, RenderContext, get_format
 from exporter.formats.launchd import forward_stop_signal, render_launchd
 from exporter.plan import Instance, Plan, Process
 
@@ -387,7 +387,8 @@ def test_a_launch_agent_is_loaded_into_the_users_gui_domain(procexport, tmp_path
     assert result.stderr.splitlines()[2] == (
         f"  launchctl bootstrap gui/$(id -u) '{out}/shop-web-1.plist'"
     )
-    steps = get_format("launchd").next_steps("shop", [], [f"{out}/shop-web-1.plist"], [])
+    removed = FileChange("removed", "shop-web-1.plist", "shop-web-1")
+    steps = get_format("launchd").next_steps("shop", [removed], str(out))
     assert steps == ["launchctl bootout gui/$(id -u)/shop-web-1"]
 
 

@@ -134,7 +134,7 @@ def test_next_steps_use_the_user_manager_and_mention_lingering(procexport, tmp_p
     ]
     second = procexport("systemd-user", str(out), "-a", "shop", "-m", "web=1", cwd=app)
     assert "  systemctl --user stop shop-worker.target shop-worker@1.service\n" in second.stderr
-    assert get_format("systemd-user").next_steps("shop", [], []) == [
+    assert get_format("systemd-user").next_steps("shop", [], str(out)) == [
         "systemctl --user daemon-reload",
         "systemctl --user enable --now shop.target",
         'loginctl enable-linger "$USER"  # or they stop when you log out',
