@@ -202,6 +202,11 @@ def _with_release_program(
     return {release.instances[0]: name} | programs, commands | {release.name: argv}
 
 
+def supervisord_unit_of(path: str) -> str | None:
+    """The group an include file defines: APP.conf holds [group:APP] (None: an env file)."""
+    return path.removesuffix(".conf") if path.endswith(".conf") else None
+
+
 def supervisord_next_steps(app: str, changes: list[FileChange], location: str) -> list[str]:
     return ["supervisorctl reread", "supervisorctl update"]
 
@@ -231,6 +236,7 @@ FORMAT = Format(
     render=render_supervisord,
     uninstall_steps=supervisord_uninstall_steps,
     next_steps=supervisord_next_steps,
+    unit_of=supervisord_unit_of,
     package_steps=supervisord_package_steps,
     check_neighbours=check_neighbours,
 )
