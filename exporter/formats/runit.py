@@ -135,9 +135,9 @@ def check_stopped(location: Path, removed: list[str]) -> None:
     """Refuse to remove the files of a service that runsv still runs: without its control/t,
     `sv down` would send TERM to the shell in front of the app and leave the app running."""
     for path in removed:
-        if path.count("/") != 1 or not path.endswith("/run"):
+        service = runit_unit_of(path)
+        if service is None or path != f"{service}/run":
             continue
-        service = path.removesuffix("/run")
         pid = _running_pid(location / service)
         if pid is not None:
             raise ExportError(
