@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from exporter.errors import ExportError
 from exporter.formation import Options, load_formation
-from exporter.formats import Install, get_format, render
+from exporter.formats import FileChange, Format, Install, Rendering, get_format, render
 from exporter.packaging import (
     check_installed_paths,
     check_manifest_is_not_written,
@@ -20,6 +20,7 @@ from exporter.packaging import (
 from exporter.plan import Plan, build_plan
 from exporter.sync import (
     Action,
+    Change,
     Destination,
     SyncPlan,
     apply_sync,
@@ -111,31 +112,45 @@ def run_export(
     elif not quiet:
         from exporter.report import summary
 
-        changed = [c.path for c in sync.changes if c.action is Action.UPDATE]
-        removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
-        steps = [
-            f"chown {shlex.quote(c.owner[0] + (':' + c.owner[1] if c.owner[1] else ''))} "
-            f"{shlex.quote(str(location / c.path))}"
-            for c in not_owned
-            if c.owner is not None
-        ]
-        steps += log_steps
-        if fmt.absolute_paths_in_steps:
-            created = [c.path for c in sync.changes if c.action is Action.CREATE]
-            where = location.absolute()
-            steps += fmt.next_steps(
-                plan.app,
-                [str(where / path) for path in changed],
-                [str(where / path) for path in removed],
-                [str(where / path) for path in created],
-            )
-        else:
-            steps += fmt.next_steps(plan.app, changed, removed)
-        if fmt.location_steps is not None:
-            actions = {c.path: c.action.value for c in sync.changes}
-            steps += fmt.location_steps(os.path.abspath(location), actions)
+        steps = next_steps_for(fmt, plan.app, location, sync, rendering, not_owned, log_steps)
         return ExportResult(0, report=summary(sync, steps))
     return ExportResult(0)
+
+
+def next_steps_for(
+    fmt: Format,
+    app: str,
+    location: Path,
+    sync: SyncPlan,
+    rendering: Rendering,
+    not_owned: list[Change],
+    log_steps: list[str],
+) -> list[str]:
+    """What the operator runs after a write: the chowns procexport could not do, the log
+    directory's, then the format's next steps."""
+    steps = [
+        f"chown {shlex.quote(c.owner[0] + (':' + c.owner[1] if c.owner[1] else ''))} "
+        f"{shlex.quote(str(location / c.path))}"
+        for c in not_owned
+        if c.owner is not None
+    ]
+    steps += log_steps
+    return steps + fmt.next_steps(
+        app, file_changes(fmt, sync, rendering), os.path.abspath(location)
+    )
+
+
+def file_changes(fmt: Format, sync: SyncPlan, rendering: Rendering) -> list[FileChange]:
+    """Each file's change with the unit it belongs to: the rendered File's, or (a removed file)
+    the one the format's naming rule gives."""
+    return [
+        FileChange(
+            c.action.value,
+            c.path,
+            rendering[c.path].unit if c.path in rendering else fmt.unit_of(c.path),
+        )
+        for c in sync.changes
+    ]
 
 
 def _manifest_place(manifest: Path | None, inside: Path) -> dict[str, object]:
@@ -220,13 +235,7 @@ def run_uninstall(
     if not quiet:
         from exporter.report import summary
 
-        removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
-        if fmt.absolute_paths_in_steps:
-            removed = [str(location.absolute() / path) for path in removed]
-        steps = fmt.uninstall_steps(app, removed)
-        if fmt.location_steps is not None:  # runit: unlink from runsvdir, delete what is left
-            actions = {c.path: c.action.value for c in sync.changes}
-            steps += fmt.location_steps(os.path.abspath(location), actions)
+        steps = fmt.uninstall_steps(app, file_changes(fmt, sync, {}), os.path.abspath(location))
         return ExportResult(0, report=summary(sync, steps, always=True))
     return ExportResult(0)
 

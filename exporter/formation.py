@@ -269,7 +269,7 @@ def _process_type(
         count=counts[entry.name],
         user=user,
         group=group,
-        port=settings.get("port") or base_port + 100 * index,
+        port=settings.get("port") or type_port(base_port, index),
         timeout=settings.get("timeout")
         or options.timeout
         or file.get("timeout")
@@ -430,3 +430,9 @@ def _absolute(path: str | None, base: Path) -> str | None:
     if path is None:
         return None
     return os.path.normpath(os.path.join(os.path.abspath(base), path))
+
+
+def type_port(base_port: int, index: int) -> int:
+    """The port of instance 1 of the type on Procfile line `index` (0-based) when the type sets
+    none: the base port + 100 per line. Each instance's own is plan.instance_port."""
+    return base_port + 100 * index

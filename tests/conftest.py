@@ -60,6 +60,13 @@ def procexport(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     return run
 
 
+def expected_port(index: int, number: int = 1, base: int = 5000) -> int:
+    """The port design.md gives instance `number` of the type on Procfile line `index`
+    (0-based) when no port is set for it: the base port, + 100 per line, + 1 per instance
+    after the first."""
+    return base + 100 * index + number - 1
+
+
 def write_app(
     directory: Path,
     procfile: str,

@@ -19,6 +19,7 @@ from conftest import (
     NASTY_VALUES,
     PROBE_COMMAND,
     dotenv_line,
+    expected_port,
     run_probe,
     sh_c_reference,
     wait_for_records,
@@ -138,7 +139,7 @@ def test_the_kubelet_starts_each_container_with_the_sh_c_argv_and_environment(pr
         env = container_environment(container, objects, pod)
         assert env == NASTY_VALUES | {
             "FROM_TOML": "toml $(PORT) $$ %i",
-            "PORT": str(5000 + 100 * index),
+            "PORT": str(expected_port(index)),
             "PS": pod,
         }, name
         argv = container_argv(container, env)

@@ -19,6 +19,7 @@ from conftest import (
     PROBE_COMMAND,
     REPO,
     dotenv_line,
+    expected_port,
     probe_app,
     raw_records,
     read_tree,
@@ -92,7 +93,7 @@ def test_runsv_starts_every_instance_as_sh_c_would_with_exactly_its_environment(
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
         for number in (1, 2) if name == "quotes" else (1,):
             ps = f"{name}.{number}"
-            env = PASSED_ON | NASTY_VALUES | {"PORT": str(5000 + 100 * index + number - 1)}
+            env = PASSED_ON | NASTY_VALUES | {"PORT": str(expected_port(index, number))}
             env |= {"PS": ps, "PROBE_WAIT": "0"}
             want = sh_c_reference(command, env, app, reference / f"{ps}.jsonl")
             assert want, ps
@@ -115,7 +116,7 @@ def test_env_mode_file_values_reach_the_app_exactly_from_the_0600_file(procexpor
             count = 3 if name == "semicolon" else 1
             running[name] = records(tmp_path / f"probe-{name}.1.jsonl", count)[:count]
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
-        env = PASSED_ON | NASTY_VALUES | {"PORT": str(5000 + 100 * index), "PS": f"{name}.1"}
+        env = PASSED_ON | NASTY_VALUES | {"PORT": str(expected_port(index)), "PS": f"{name}.1"}
         want = sh_c_reference(command, env | {"PROBE_WAIT": "0"}, app, tmp_path / f"r-{name}")
         assert [without_pid(r) for r in running[name]] == want, name
 

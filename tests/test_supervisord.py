@@ -13,6 +13,7 @@ from conftest import (
     NASTY_VALUES,
     PROBE_COMMAND,
     dotenv_line,
+    expected_port,
     probe_app,
     probe_records,
     sh_c_reference,
@@ -51,7 +52,7 @@ def test_supervisors_loader_reads_back_every_command_and_value_exactly(procexpor
         assert program.environment == INLINE_VALUES | {
             "PROBE_WAIT": "1",
             "PROBE_OUT": str(tmp_path / "probe-{PS}.jsonl"),
-            "PORT": str(5000 + 100 * index),
+            "PORT": str(expected_port(index)),
             "PS": f"{name}.1",
         }, name
         assert program.directory == str(app)
@@ -109,7 +110,7 @@ def test_a_real_supervisord_starts_every_instance_with_the_sh_c_argv_and_environ
                 BASE_ENVIRONMENT
                 | INLINE_VALUES
                 | {
-                    "PORT": str(5000 + 100 * index + number - 1),
+                    "PORT": str(expected_port(index, number)),
                     "PS": ps,
                 }
             )

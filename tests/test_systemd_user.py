@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import NASTY_COMMANDS, read_tree, run_probe, sh_c_reference, write_app
+from conftest import NASTY_COMMANDS, expected_port, read_tree, run_probe, sh_c_reference, write_app
 from test_errors import _stable_part
 from test_systemd import expected_env, nasty_app
 
@@ -35,7 +35,7 @@ def test_the_process_a_user_manager_would_start_receives_what_sh_c_gives(procexp
         unit = units[f"nasty-{name}@1.service"]
         argv = systemd_oracle.substitute_variables(unit.exec_start[0], unit.environment)
         got = run_probe(argv, unit.environment, Path(unit.get("WorkingDirectory")), probe_out)
-        want = sh_c_reference(command, expected_env(name, 5000 + 100 * index), app, probe_out)
+        want = sh_c_reference(command, expected_env(name, expected_port(index)), app, probe_out)
         assert got == want, name
         assert got, name
 
@@ -134,7 +134,7 @@ def test_next_steps_use_the_user_manager_and_mention_lingering(procexport, tmp_p
     ]
     second = procexport("systemd-user", str(out), "-a", "shop", "-m", "web=1", cwd=app)
     assert "  systemctl --user stop shop-worker.target shop-worker@1.service\n" in second.stderr
-    assert get_format("systemd-user").next_steps("shop", [], []) == [
+    assert get_format("systemd-user").next_steps("shop", [], str(out)) == [
         "systemctl --user daemon-reload",
         "systemctl --user enable --now shop.target",
         'loginctl enable-linger "$USER"  # or they stop when you log out',

@@ -11,6 +11,7 @@ from conftest import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     dotenv_line,
+    expected_port,
     read_tree,
     run_probe,
     sh_c_reference,
@@ -192,7 +193,7 @@ def test_every_job_parses_to_exactly_the_intended_settings(procexport, tmp_path)
     jobs = jobs_of(export(procexport, app, tmp_path / "out", "--timeout", "45"))
     for index, name in enumerate(NASTY_COMMANDS):
         job = jobs[f"nasty-{name}-1"]
-        assert job.env == INLINE_VALUES | {"PORT": str(5000 + 100 * index), "PS": f"{name}.1"}
+        assert job.env == INLINE_VALUES | {"PORT": str(expected_port(index)), "PS": f"{name}.1"}
         assert (job.setuid, job.setgid, job.chdir) == ("nasty", "staff", str(app))
         assert (job.kill_signal, job.kill_timeout, job.respawn) == ("TERM", 45, True)
         assert job.respawn_limit is not None
@@ -211,7 +212,7 @@ def test_the_main_process_receives_what_sh_c_gives(procexport, tmp_path):
             UPSTART_DEFAULT_ENV
             | INLINE_VALUES
             | {
-                "PORT": str(5000 + 100 * index),
+                "PORT": str(expected_port(index)),
                 "PS": f"{name}.1",
             }
         )

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from exporter.errors import ExportError
 from exporter.formation import Options
-from exporter.formats import File, Format, RenderContext, Rendering
+from exporter.formats import File, FileChange, Format, RenderContext, Rendering
 from exporter.formats.shell import login_flag
 from exporter.plan import Plan, Process
 from exporter.rendering import generated_by, with_generated_by
@@ -106,7 +106,7 @@ def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
     if secrets:
         files[f"{plan.app}-secret.yaml"] = _secret(plan, secrets)
     for process in plan.processes:
-        name = f"{plan.app}-{process.name}"
+        name = process.full_name
         _check_name(name, "the name of the Deployment")
         if settings.has_service(process.name) and not DNS_1035_LABEL.fullmatch(name):
             raise ExportError(f"kubernetes cannot name the Service {name!r}: start with a letter")
@@ -127,11 +127,21 @@ def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
     kustomization["resources"] = list(files)
     files["kustomization.yaml"] = kustomization
     return {
-        path: File(_yaml(plan, manifest), mode=0o600, entries=secret_entries)
+        path: File(
+            _yaml(plan, manifest), mode=0o600, entries=secret_entries, unit=_object(manifest)
+        )
         if manifest.get("kind") == "Secret"
-        else File(_yaml(plan, manifest))
+        else File(_yaml(plan, manifest), unit=_object(manifest))
         for path, manifest in files.items()
     }
+
+
+def _object(manifest: dict[str, Any]) -> str | None:
+    """KIND/NAME (kubectl's notation) of the object a manifest describes; None for the
+    kustomization, which describes none."""
+    if manifest["kind"] == "Kustomization":
+        return None
+    return f"{manifest['kind'].lower()}/{manifest['metadata']['name']}"
 
 
 def _check_name(name: str, what: str) -> None:
@@ -181,7 +191,7 @@ def _config_map(plan: Plan, process: Process, config: dict[str, str]) -> dict[st
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(plan, f"{plan.app}-{process.name}-env", process),
+        "metadata": _metadata(plan, f"{process.full_name}-env", process),
         "data": config,
     }
 
@@ -197,7 +207,7 @@ def _container(
     if secrets:
         env_from.append({"secretRef": {"name": f"{plan.app}-env"}})
     if config:
-        env_from.append({"configMapRef": {"name": f"{plan.app}-{process.name}-env"}})
+        env_from.append({"configMapRef": {"name": f"{process.full_name}-env"}})
     container: dict[str, Any] = {
         "name": process.name,
         "image": _settings(plan).image,
@@ -211,11 +221,11 @@ def _container(
     if env_from:
         container["envFrom"] = env_from
     container["env"] = [
-        {"name": "PORT", "value": str(ptype.port)},
+        {"name": "PORT", "value": str(process.port)},
         {"name": "PS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
     ]
     if serves:
-        container["ports"] = [{"name": PORT_NAME, "containerPort": ptype.port}]
+        container["ports"] = [{"name": PORT_NAME, "containerPort": process.port}]
         if _settings(plan).has_service(process.name):
             container["readinessProbe"] = {"tcpSocket": {"port": PORT_NAME}}
     container["lifecycle"] = _stop(plan, ptype.stop_signal)
@@ -245,7 +255,7 @@ def _deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(plan, f"{plan.app}-{process.name}", process),
+        "metadata": _metadata(plan, process.full_name, process),
         "spec": {
             "replicas": len(process.instances),
             "selector": {"matchLabels": labels},
@@ -274,15 +284,15 @@ def _release_manifests(plan: Plan, secrets: dict[str, str]) -> dict[str, dict[st
     files: dict[str, dict[str, Any]] = {}
     config = {var.name: var.value for var in ptype.env if not var.secret}
     if config:
-        files[f"{plan.app}-release-configmap.yaml"] = _config_map(plan, process, config)
+        files[f"{process.full_name}-configmap.yaml"] = _config_map(plan, process, config)
     container = _container(plan, process, config, secrets, serves=False)
     pod_spec = {"restartPolicy": "Never", **_pod_spec(plan, process, container)}
     digest = hashlib.sha256(
         json.dumps([pod_spec, config, sorted(secrets)], sort_keys=True).encode("utf-8")
     ).hexdigest()
-    name = f"{plan.app}-release-{digest[:10]}"
+    name = f"{process.full_name}-{digest[:10]}"
     _check_name(name, "the name of the release Job")
-    files[f"{plan.app}-release-job.yaml"] = {
+    files[f"{process.full_name}-job.yaml"] = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": _metadata(plan, name, process),
@@ -346,13 +356,13 @@ def _service(plan: Plan, process: Process) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(plan, f"{plan.app}-{process.name}", process),
+        "metadata": _metadata(plan, process.full_name, process),
         "spec": {
             "selector": _labels(plan, process),
             "ports": [
                 {
                     "name": PORT_NAME,
-                    "port": process.type.port,
+                    "port": process.port,
                     "targetPort": PORT_NAME,
                 }
             ],
@@ -394,16 +404,28 @@ def _yaml(plan: Plan, manifest: dict[str, Any]) -> str:
     return with_generated_by(text, generated_by(plan.procfile))
 
 
-def kubernetes_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
+def kubernetes_unit_of(path: str) -> str | None:
+    """The object (KIND/NAME) a manifest this format wrote at `path` describes: NAME-KIND.yaml,
+    a ConfigMap's or Secret's NAME with -env (a release Job's name also carries a digest, which
+    its path does not: the Job is deleted by its labels). None for kustomization.yaml."""
+    stem, _, kind = path.removesuffix(".yaml").rpartition("-")
+    if kind in ("deployment", "service", "job"):
+        return f"{kind}/{stem}"
+    if kind in ("configmap", "secret"):
+        return f"{kind}/{stem}-env"
+    return None
+
+
+def kubernetes_next_steps(app: str, changes: list[FileChange], location: str) -> list[str]:
     steps = ["kubectl apply -k LOCATION"]
-    for path in removed:  # apply does not delete what a kustomization no longer lists
-        stem, _, kind = path.removesuffix(".yaml").rpartition("-")
-        if kind in ("deployment", "service"):
-            steps.append(f"kubectl delete {kind} {stem}")
-        elif kind == "job":  # its name carries a digest: select it by its labels
+    for change in changes:  # apply does not delete what a kustomization no longer lists
+        if change.action != "removed" or change.unit is None:
+            continue
+        kind, _, name = change.unit.partition("/")
+        if kind == "job":  # its name carries a digest: select it by its labels
             steps.append(f"kubectl delete job -l app={app},process-type=release")
-        elif kind in ("configmap", "secret"):
-            steps.append(f"kubectl delete {kind} {stem}-env")
+        else:
+            steps.append(f"kubectl delete {kind} {name}")
     return steps
 
 
@@ -412,10 +434,10 @@ def kubernetes_package_steps(app: str, location: str) -> list[str]:
     return [f"after install, from a machine with cluster access: kubectl apply -k {location}"]
 
 
-def kubernetes_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+def kubernetes_uninstall_steps(app: str, changes: list[FileChange], location: str) -> list[str]:
     """The files are gone, so `kubectl delete -k` can no longer read them: each object by name
     (run `kubectl delete -k LOCATION` before --uninstall to the same effect)."""
-    return [step for step in kubernetes_next_steps(app, [], removed) if " delete " in step]
+    return [step for step in kubernetes_next_steps(app, changes, location) if " delete " in step]
 
 
 FORMAT = Format(
@@ -427,6 +449,7 @@ FORMAT = Format(
     read_settings=kubernetes_settings,
     uninstall_steps=kubernetes_uninstall_steps,
     next_steps=kubernetes_next_steps,
+    unit_of=kubernetes_unit_of,
     package_steps=kubernetes_package_steps,
     uses_env_files=False,  # .env values always go to a Secret
     uses_log_dir=False,  # logs are the cluster's
