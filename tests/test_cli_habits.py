@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import typer
-from conftest import REPO, write_app
+from helpers import REPO, write_app
 from installed import run_installed
 
 from exporter.cli import app as cli_app

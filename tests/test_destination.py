@@ -13,7 +13,7 @@ import types
 from pathlib import Path
 
 import pytest
-from conftest import REPO, read_tree, snapshot, write_app
+from helpers import REPO, read_tree, snapshot, write_app
 
 import exporter.journal
 import exporter.sync

@@ -14,7 +14,7 @@ from signal import SIGKILL
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     PROBE_COMMAND,

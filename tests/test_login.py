@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import systemd_oracle
 import yaml
-from conftest import PROBE, probe_records, read_tree, run_probe, write_app
+from helpers import PROBE, probe_records, read_tree, run_probe, write_app
 from kubelet_model import container_argv, container_environment
 from supervisor_harness import Supervisor
 from upstart_model import job_environment, main_process_argv, parse_job

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import read_tree, write_app
+from helpers import read_tree, write_app
 
 needs_systemd = pytest.mark.skipif(
     not systemd_oracle.available() and not os.environ.get("CI"),
@@ -342,7 +342,7 @@ def test_kubernetes_release_is_a_valid_job_run_once_and_listed_in_the_kustomizat
 def test_kubernetes_release_container_runs_what_sh_c_would_with_the_same_environment(
     procexport, tmp_path
 ):
-    from conftest import NASTY_VALUES, dotenv_line
+    from helpers import NASTY_VALUES, dotenv_line
     from kubelet_model import container_argv, container_environment
 
     values = {k: v for k, v in NASTY_VALUES.items() if k in ("DOLLAR", "PERCENT", "BOTH")}

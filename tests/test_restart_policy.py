@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import read_tree, write_app
+from helpers import read_tree, write_app
 
 needs_systemd = pytest.mark.skipif(
     not systemd_oracle.available() and not os.environ.get("CI"),

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     PROBE_COMMAND,

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import INIT_FORMATS, read_tree, snapshot, write_app
+from helpers import INIT_FORMATS, read_tree, snapshot, write_app
 
 import exporter.journal
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     dotenv_line,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import NASTY_COMMANDS, read_tree, run_probe, sh_c_reference, write_app
+from helpers import NASTY_COMMANDS, read_tree, run_probe, sh_c_reference, write_app
 from test_errors import _stable_part
 from test_systemd import expected_env, nasty_app
 

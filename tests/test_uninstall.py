@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PROBE_COMMAND, read_tree, snapshot, write_app
+from helpers import PROBE_COMMAND, read_tree, snapshot, write_app
 from installed import run_installed
 from supervisor_harness import Supervisor
 

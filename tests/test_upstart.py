@@ -7,7 +7,7 @@ from pathlib import Path
 
 import libnih_oracle
 import pytest
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     dotenv_line,
