@@ -21,9 +21,75 @@ PROBE_COMMAND = f"{sys.executable} {PROBE}"
 
 @dataclass
 class Run:
+    """What one run of procexport gave: its exit status, stdout and stderr."""
+
     status: int
     stdout: str
     stderr: str
+
+    def __iter__(self):
+        """`status, stdout, stderr = run_in_process(...)`."""
+        return iter((self.status, self.stdout, self.stderr))
+
+
+def run_in_process(*args: str, cwd: Path) -> Run:
+    """The CLI in-process from `cwd` (the previous directory restored), for code that cannot
+    take the `procexport` fixture: a Hypothesis body runs many times in one test."""
+    import contextlib
+    import io
+    import os
+
+    from exporter.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+                status = 0
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(previous)
+    return Run(status, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class Exported(Run):
+    """A Run of an export, with the LOCATION it wrote to."""
+
+    out: Path | None = None
+
+    @property
+    def files(self) -> dict[str, str]:
+        """What the export wrote (read_tree of LOCATION), once it is known to have succeeded."""
+        assert self.status == 0, self.stderr
+        assert self.out is not None, "an export to stdout wrote no files"
+        return read_tree(self.out)
+
+
+def export(
+    run,
+    app: Path,
+    fmt: str,
+    out: Path | None,
+    *args: str,
+    quiet: bool = True,
+    user: str | None = None,
+    image: str | None = None,
+) -> Exported:
+    """The one way tests run an export: `procexport FMT [OUT] [-q] [--image I] [-u U] ARGS`
+    from the app directory `app`, with `run`: the `procexport` fixture (in-process),
+    `run_installed` (the command in a subprocess) or `run_in_process`. `out` None prints to
+    stdout. The exit status is for the caller to check; `.files` checks it is 0 first."""
+    argv = [fmt, *([str(out)] if out is not None else [])]
+    argv += ["-q"] if quiet else []
+    argv += ["--image", image] if image is not None else []
+    argv += ["-u", user] if user is not None else []
+    result = run(*argv, *args, cwd=app)
+    return Exported(result.status, result.stdout, result.stderr, out)
 
 
 def write_app(

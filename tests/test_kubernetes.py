@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from signal import SIGKILL
 
+import helpers
 import kubernetes_validate
 import pytest
 import yaml
@@ -32,9 +33,7 @@ DNS_1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, dict]:
-    result = procexport(
-        "kubernetes", str(out), "-q", "--image", "registry.test/app:1", *args, cwd=app
-    )
+    result = helpers.export(procexport, app, "kubernetes", out, *args, image="registry.test/app:1")
     assert result.status == 0, result.stderr
     return {p.name: yaml.safe_load(p.read_bytes().decode()) for p in sorted(out.glob("*.yaml"))}
 

@@ -13,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import helpers
 import pytest
 from helpers import (
     NASTY_COMMANDS,
@@ -20,7 +21,6 @@ from helpers import (
     PROBE_COMMAND,
     dotenv_line,
     raw_records,
-    read_tree,
     run_probe,
     sh_c_reference,
     write_app,
@@ -53,9 +53,7 @@ def load(text: str) -> dict:
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, str]:
-    result = procexport("launchd", str(out), *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(procexport, app, "launchd", out, *args, quiet=False).files
 
 
 def nasty_app(tmp_path: Path) -> tuple[Path, Path]:

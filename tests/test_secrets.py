@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import INIT_FORMATS, NASTY_VALUES, Run, dotenv_line, snapshot, write_app
+from helpers import INIT_FORMATS, NASTY_VALUES, Run, dotenv_line, export, snapshot, write_app
 
 from exporter.formation import EnvVar
 from exporter.formats.kubernetes import HASH_ANNOTATION, HASH_NOT_SHOWN
@@ -52,7 +52,7 @@ def make_app(directory: Path, values: dict[str, str], **formation) -> Path:
 
 
 def run(procexport, fmt: str, app: Path, *args: str) -> Run:
-    return procexport(fmt, *args, "-u", USER, cwd=app)
+    return export(procexport, app, fmt, None, *args, quiet=False, user=USER)
 
 
 def leaked_forms(secret: str) -> set[str]:
