@@ -247,3 +247,53 @@ def sh_c_reference(command: str, env: dict[str, str], cwd: Path | str, out: Path
     """What `sh -c COMMAND` with the intended environment gives the probe: the reference
     every format is held to."""
     return run_probe(["sh", "-c", command], env, cwd, out)
+
+
+def run_on_a_terminal(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """The command (`python3 -m exporter`, importing this checkout) with its stdout on a
+    pseudo-terminal in raw mode (so stdout is the bytes written, no CR added), stderr in a
+    file, NO_COLOR unset unless `env` sets it. Read with a bounded deadline; the child is
+    killed by its PID if it outlives it."""
+    import os
+    import pty
+    import select
+    import signal
+    import tempfile
+    import tty
+
+    environment = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    environment |= {"PYTHONPATH": str(REPO)} | (env or {})
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + 60
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "exporter", *args],
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=stderr,
+        )
+        os.close(slave)
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([master], [], [], deadline - time.monotonic())
+                if not ready:
+                    continue
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: every end of the terminal's slave side is closed
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            status = process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        finally:
+            os.close(master)
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+        stderr.seek(0)
+        return Run(status, b"".join(chunks).decode(), stderr.read().decode())
