@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import (
+from helpers import (
     INIT_FORMATS,
     NASTY_COMMANDS,
     NASTY_VALUES,

@@ -11,10 +11,11 @@ import subprocess
 from pathlib import Path
 from signal import SIGKILL
 
+import helpers
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     PROBE_COMMAND,
@@ -33,9 +34,7 @@ DNS_1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, dict]:
-    result = procexport(
-        "kubernetes", str(out), "-q", "--image", "registry.test/app:1", *args, cwd=app
-    )
+    result = helpers.export(procexport, app, "kubernetes", out, *args, image="registry.test/app:1")
     assert result.status == 0, result.stderr
     return {p.name: yaml.safe_load(p.read_bytes().decode()) for p in sorted(out.glob("*.yaml"))}
 

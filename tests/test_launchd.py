@@ -13,15 +13,15 @@ import subprocess
 import time
 from pathlib import Path
 
+import helpers
 import pytest
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     PROBE_COMMAND,
     dotenv_line,
     expected_port,
     raw_records,
-    read_tree,
     run_probe,
     sh_c_reference,
     write_app,
@@ -54,9 +54,7 @@ def load(text: str) -> dict:
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, str]:
-    result = procexport("launchd", str(out), *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(procexport, app, "launchd", out, *args, quiet=False).files
 
 
 def nasty_app(tmp_path: Path) -> tuple[Path, Path]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_app
+from helpers import write_app
 
 from exporter.formation import Options, load_formation
 from exporter.formats import FORMAT_NAMES, Install, get_format, render

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import expected_port, write_app
+from helpers import expected_port, write_app
 
 from exporter.formation import Options, load_formation
 from exporter.plan import build_plan

@@ -12,8 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import helpers
 import pytest
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     PROBE_COMMAND,
@@ -31,7 +32,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from runit_harness import RUNSVDIR_ENVIRONMENT, Runsvdir, process_table, wait_until
 
-from exporter.cli import main
 from exporter.formats.shell import SOURCE_THEN_RUN
 
 needs_root = pytest.mark.skipif(
@@ -42,7 +42,7 @@ PASSED_ON = {"PATH": RUNSVDIR_ENVIRONMENT["PATH"]}
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> str:
-    result = procexport("runit", str(out), "-u", "root", *args, cwd=app)
+    result = helpers.export(procexport, app, "runit", out, *args, quiet=False, user="root")
     assert result.status == 0, result.stderr
     return result.stderr
 
@@ -485,14 +485,8 @@ def test_run_scripts_deliver_any_command_value_root_and_log_exactly(
             dotenv = ""
         app = write_app(base / "app", f"web: {command}\n", formation, dotenv)
         out = base / "out"
-        previous = Path.cwd()
-        os.chdir(app)
-        try:
-            main(["runit", str(out), "-q"])
-        except SystemExit as exc:
-            assert exc.code == 0
-        finally:
-            os.chdir(previous)
+        result = helpers.export(helpers.run_in_process, app, "runit", out)
+        assert result.status == 0, result.stderr
         service = out / "app-web-1"
         runsv_env = {"PATH": "/usr/bin:/bin", "LEAK": "x"}
         subprocess.run(["/bin/sh", "./run"], cwd=service, env=runsv_env, check=True, timeout=30)

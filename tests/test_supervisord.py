@@ -7,8 +7,9 @@ import os
 import signal
 from pathlib import Path
 
+import helpers
 import pytest
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     PROBE_COMMAND,
@@ -37,7 +38,7 @@ USER = getpass.getuser()
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> Path:
-    result = procexport("supervisord", str(out), "-u", USER, *args, cwd=app)
+    result = helpers.export(procexport, app, "supervisord", out, *args, quiet=False, user=USER)
     assert result.status == 0, result.stderr
     return out / f"{app.name}.conf"
 

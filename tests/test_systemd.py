@@ -6,9 +6,10 @@ import os
 import subprocess
 from pathlib import Path
 
+import helpers
 import pytest
 import systemd_oracle
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     dotenv_line,
@@ -26,9 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, str]:
-    result = procexport("systemd", str(out), *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(procexport, app, "systemd", out, *args, quiet=False).files
 
 
 def nasty_app(tmp_path: Path) -> Path:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import helpers
 import pytest
 import systemd_oracle
-from conftest import NASTY_COMMANDS, expected_port, read_tree, run_probe, sh_c_reference, write_app
+from helpers import NASTY_COMMANDS, expected_port, run_probe, sh_c_reference, write_app
 from test_errors import _stable_part
 from test_systemd import expected_env, nasty_app
 
@@ -21,9 +22,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, str]:
-    result = procexport("systemd-user", str(out), *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(procexport, app, "systemd-user", out, *args, quiet=False).files
 
 
 def test_the_process_a_user_manager_would_start_receives_what_sh_c_gives(procexport, tmp_path):

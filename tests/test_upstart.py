@@ -5,14 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import helpers
 import libnih_oracle
 import pytest
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     dotenv_line,
     expected_port,
-    read_tree,
     run_probe,
     sh_c_reference,
     snapshot,
@@ -37,9 +37,7 @@ INLINE_VALUES = {k: v for k, v in NASTY_VALUES.items() if k != "NEWLINE"}
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, str]:
-    result = procexport("upstart", str(out), *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(procexport, app, "upstart", out, *args, quiet=False).files
 
 
 def jobs_of(files: dict[str, str]):
