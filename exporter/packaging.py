@@ -53,8 +53,7 @@ def check_installed_paths(plan: Plan, fmt: Format, staging: Path, options: Optio
             raise ExportError(
                 f"--destdir: {what} {given!r} must be absolute: the path as installed"
             )
-    # kubernetes names no working directory unless one is given
-    if not plan.root_given and fmt.name != "kubernetes":
+    if not plan.root_given and fmt.names_root:
         raise ExportError(
             "--destdir: name the working directory as installed with --root or `root` in "
             "formation.toml; the default, the Procfile's directory, is a path on this machine"

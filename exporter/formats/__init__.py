@@ -52,10 +52,9 @@ __all__ = [
 
 class Format(NamedTuple):
     """A format: what `FORMAT = Format(...)` in exporter/formats/NAME.py declares, registered by
-    one line in _MODULES. Only the first four fields are required; the rest are hooks with
-    defaults that do nothing."""
+    one line in _MODULES (whose key is the name the command line uses). Only the first three
+    fields are required; the rest are hooks with defaults that do nothing."""
 
-    name: str  # as the command line names it
     # the Jinja filters its templates (and -t overrides) use: its escaping functions
     filters: Mapping[str, Callable[..., str]]
     # the plan -> every file, by path relative to LOCATION: pure, no I/O
@@ -65,6 +64,10 @@ class Format(NamedTuple):
     next_steps: Callable[[str, list[FileChange], str], list[str]]
     # --env-mode file applies: .env values go to an env file the configuration names
     uses_env_files: bool = True
+    # the configuration names the processes' working directory (root) even when none was
+    # given, so --destdir needs it given as installed; False: only a root that was given
+    # (kubernetes: the image's own working directory otherwise)
+    names_root: bool = True
     # --destdir: (app, installed LOCATION) -> what the package's maintainer scripts must run;
     # None: the next steps of a first install, marked "after install"
     package_steps: Callable[[str, str], list[str]] | None = None

@@ -441,7 +441,6 @@ def kubernetes_uninstall_steps(app: str, changes: list[FileChange], location: st
 
 
 FORMAT = Format(
-    name="kubernetes",
     filters={},
     template_folder=None,  # PyYAML writes the manifests: no template to override
     writes_default_user=False,
@@ -452,5 +451,6 @@ FORMAT = Format(
     unit_of=kubernetes_unit_of,
     package_steps=kubernetes_package_steps,
     uses_env_files=False,  # .env values always go to a Secret
+    names_root=False,  # no workingDir unless a root is given
     uses_log_dir=False,  # logs are the cluster's
 )

@@ -186,7 +186,6 @@ def launchd_next_steps(app: str, changes: list[FileChange], location: str) -> li
 
 
 FORMAT = Format(
-    name="launchd",
     filters={},
     render=render_launchd,
     next_steps=launchd_next_steps,

@@ -173,7 +173,6 @@ def _running_pid(service: Path) -> int | None:
 
 
 FORMAT = Format(
-    name="runit",
     filters={"shell_quote": shell_quote},
     render=render_runit,
     next_steps=runit_next_steps,

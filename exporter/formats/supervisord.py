@@ -226,7 +226,6 @@ def supervisord_uninstall_steps(app: str, changes: list[FileChange], location: s
 
 
 FORMAT = Format(
-    name="supervisord",
     filters={
         "supervisor_command": supervisor_command,
         "supervisor_environment": supervisor_environment,

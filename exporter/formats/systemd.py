@@ -201,10 +201,9 @@ def systemd_uninstall_steps(
     return [f"{systemctl} disable --now {app}.target", f"{systemctl} daemon-reload"]
 
 
-def systemd_format(name: str, user_manager: bool) -> Format:
+def systemd_format(user_manager: bool) -> Format:
     """The system manager's format, or (user_manager) the same for `systemctl --user`."""
     return Format(
-        name=name,
         filters={
             "systemd_exec_arg": systemd_exec_arg,
             "systemd_environment": systemd_environment,
@@ -222,5 +221,5 @@ def systemd_format(name: str, user_manager: bool) -> Format:
     )
 
 
-FORMAT = systemd_format("systemd", user_manager=False)
-USER_FORMAT = systemd_format("systemd-user", user_manager=True)
+FORMAT = systemd_format(user_manager=False)
+USER_FORMAT = systemd_format(user_manager=True)

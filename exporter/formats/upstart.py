@@ -159,7 +159,6 @@ def upstart_uninstall_steps(app: str, changes: list[FileChange], location: str) 
 
 
 FORMAT = Format(
-    name="upstart",
     filters={
         "upstart_quote": upstart_quote,
         "upstart_env": upstart_env,
