@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from hashlib import sha256 as _sha256
 from pathlib import Path
 from typing import NamedTuple
 
@@ -49,9 +50,11 @@ def file_digest(content: bytes, mode: int, key_dir: Path | str) -> str:
     SHA-256 of a world-readable file, a keyed digest (`hmac-sha256:HEX`, the key in
     `key_dir` or PROCEXPORT_SECRET_KEY) of a file others may not read, whose unsalted hash
     would let anyone confirm a guessed secret."""
-    from exporter.secret_digest import manifest_digest
+    if not mode & 0o004:  # private (exporter.formats.is_private), keyed
+        from exporter.secret_digest import manifest_digest
 
-    return manifest_digest(key_dir, content, mode)
+        return manifest_digest(key_dir, content, mode)
+    return _sha256(content).hexdigest()
 
 
 def is_recorded(entry: Recorded, content: bytes, mode: int, key_dir: Path | str) -> bool:
@@ -111,6 +114,10 @@ def manifest_bytes(files: dict[str, Recorded]) -> bytes:
 
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# is_safe_relative's answer for most paths, in one match: ASCII parts of 1-255 characters
+# without NUL, none of them "." or ".."
+_SAFE_PART = r"(?!\.\.?(?:/|\Z))[^/\x00]{1,255}"
+_SAFE_ASCII_PATH = re.compile(rf"{_SAFE_PART}(?:/{_SAFE_PART})*")
 # tomli-w's basic-string escapes: the compact ones, \uXXXX for other control characters
 # (not tab), every other character as it is
 _TOML_ESCAPES = str.maketrans(
@@ -121,6 +128,8 @@ _TOML_ESCAPES = str.maketrans(
 
 def toml_string(value: str) -> str:
     """A TOML basic string, as tomli-w writes it."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'  # nothing to escape: most paths, every mode and digest
     return f'"{value.translate(_TOML_ESCAPES)}"'
 
 
@@ -132,6 +141,8 @@ def toml_key(name: str) -> str:
 def is_safe_relative(relative: str, limits: bool = True) -> bool:
     """A path that stays inside LOCATION: relative, '/'-separated, no empty, '.' or '..'
     parts, no NUL, and (with `limits`) each part and the whole within the kernel's limits."""
+    if relative.isascii() and _SAFE_ASCII_PATH.fullmatch(relative):
+        return len(relative) <= PATH_MAX or not limits  # one byte per character
     if not relative or "\x00" in relative:
         return False
     if limits and len(relative.encode("utf-8", "replace")) > PATH_MAX:
