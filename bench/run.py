@@ -6,11 +6,13 @@
 Installs what it compares (procexport from this checkout and honcho[export] into venvs
 under bench/work/, foreman from Debian's ruby-foreman when run as root), then times each
 whole command from process start to exit, interleaved over N repetitions, and reports
-medians, the ratio procexport/peer and peak memory. The table is printed and written to
-bench/results.md with the machine and versions. The scaling run exports 1, 10, 100, 1,000 and
-10,000 instances with each tool and draws time against instances (log-log) into
-bench/scaling.png with matplotlib (`pip install '.[bench]'`). Nothing here is part of the test
-suite.
+medians, the ratio procexport/peer and peak memory. Beside the peers: the small export with
+its settings in formation.toml (procexport reads the file; the peers get the same settings as
+flags), and bench/floor.py, a bare script that only creates the large systemd layout. The
+table is printed and written to bench/results.md with the machine and versions. The scaling
+run exports 1, 10, 100, 1,000 and 10,000 instances with each tool and draws time against
+instances (log-log) into bench/scaling.png with matplotlib (`pip install '.[bench]'`).
+Nothing here is part of the test suite.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ FORMATS = ("systemd", "supervisord", "upstart")
 LARGE_TYPES, LARGE_INSTANCES = 100, 100
 SCALING_INSTANCES = (1, 10, 100, 1_000, 10_000)
 SCALING_FORMAT = "systemd"
+FLOOR_FORMAT = "systemd"  # bench/floor.py makes this format's layout
 # Output on tmpfs when there is one: on this kind of virtual disk the kernel's share of
 # creating 10,000 files varies by a factor of two from run to run, whoever creates them.
 DEFAULT_OUT = Path("/dev/shm/procexport-bench") if Path("/dev/shm").is_dir() else WORK / "out"
@@ -94,6 +97,15 @@ def make_apps() -> tuple[Path, Path]:
         "".join(f"t{i}: python3 -m http.server $PORT\n" for i in range(LARGE_TYPES))
     )
     return small, large
+
+
+def make_formation_file_app() -> Path:
+    """The small app with its settings in formation.toml (pydantic validates it)."""
+    app = WORK / "small-toml"
+    app.mkdir(parents=True, exist_ok=True)
+    (app / "Procfile").write_text("web: python3 -m http.server $PORT\nworker: sleep 1000\n")
+    (app / "formation.toml").write_text('app = "app"\n\n[formation]\nweb = 2\nworker = 1\n')
+    return app
 
 
 def make_scaling_apps() -> dict[int, tuple[Path, str]]:
@@ -174,6 +186,29 @@ def cases(tools: dict[str, str], small: Path, large: Path, out: Path) -> list[Ca
                     found.append(
                         export_case(f"{scenario} {fmt}", tool, tools, app, formation, fmt, target)
                     )
+        if fmt == FLOOR_FORMAT:
+            target = out / "floor"
+            python = str(Path(tools["procexport"]).parent / "python")
+            floor = [python, str(BENCH / "floor.py"), str(target)]
+            found.append(
+                Case(
+                    f"{LARGE_TYPES}x{LARGE_INSTANCES} {fmt}",
+                    "floor",
+                    [*floor, str(LARGE_TYPES), str(LARGE_INSTANCES)],
+                    large,
+                    target,
+                )
+            )
+        toml_app = make_formation_file_app()
+        for tool in ("procexport", "honcho", "foreman"):
+            if tool in tools:
+                target = out / f"small-toml-{fmt}-{tool}"
+                case = export_case(
+                    f"small {fmt}, formation.toml", tool, tools, toml_app, small_spec, fmt, target
+                )
+                if tool == "procexport":  # the same export, its settings read from the file
+                    case.argv = [tools["procexport"], fmt, str(target), "-q"]
+                found.append(case)
         unchanged = out / f"dry-{fmt}"
         export = [tools["procexport"], fmt, str(unchanged), "-a", "app", "-m", large_spec]
         run([*export, "-q"], cwd=large)
@@ -243,6 +278,8 @@ def report(all_cases: list[Case], reps: int, tools: dict[str, str], out: Path) -
         for tool, case in group.items():
             median = statistics.median(case.times)
             ratio = "" if tool == "procexport" else f"{ours / median:.2f}"
+            if tool == "floor":  # how far above the floor procexport is, not a peer's ratio
+                ratio = f"{ours / median:.2f} (floor)"
             lines.append(
                 f"| {scenario} | {tool} | {median:.3f} | {min(case.times):.3f} | {ratio} | "
                 f"{case.peak_kb / 1024:.0f} |"
