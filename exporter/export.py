@@ -9,7 +9,7 @@ from pathlib import Path
 
 from exporter.errors import ExportError
 from exporter.formation import APP_NAME, Options, load_formation
-from exporter.formats import FORMAT_NAMES, get_format, render
+from exporter.formats import FORMAT_NAMES, Install, get_format, render
 from exporter.packaging import (
     check_installed_paths,
     check_manifest_is_not_written,
@@ -26,7 +26,6 @@ from exporter.sync import (
     manifest_name,
     open_destination,
     plan_sync,
-    preview,
 )
 
 
@@ -73,6 +72,8 @@ def run_export(
         load_formation(options._replace(default_user=fmt.writes_default_user), Path.cwd())
     )
     if location is None:
+        from exporter.report import preview
+
         sys.stdout.write(preview(render(format_name, plan, template_dir)))
         return 0
     default_name = manifest_name(plan.app, format_name)
@@ -80,13 +81,13 @@ def run_export(
     if target.staging is not None:
         check_installed_paths(plan, fmt, target.staging, options)
     # a package build writes nothing outside DESTDIR, not even Jinja's bytecode cache
+    keys = target.manifest.parent if target.manifest is not None else None
     rendering = render(
         format_name,
         plan,
         template_dir,
-        target.installed,
+        Install.at(target.installed, keys),
         bytecode_cache=target.staging is None,
-        key_dir=target.manifest.parent if target.manifest is not None else None,
     )
     check_manifest_is_not_written(target, rendering, default_name)
     written = without_owners(rendering) if target.staging is not None else rendering

@@ -62,7 +62,7 @@ def is_recorded(entry: Recorded, content: bytes, mode: int, key_dir: Path | str)
     file recorded by version 1 (a plain SHA-256) still matches until the next write."""
     if mode != entry.mode:
         return False
-    from exporter.formats import is_private
+    from exporter.rendering import is_private
 
     if entry.digest.startswith("hmac-sha256:") or not is_private(mode):
         return file_digest(content, mode, key_dir) == entry.digest

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from exporter.formats import File, is_private
+from exporter.rendering import File, is_private
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # what a .env name can be
 Reader = Callable[[str], dict[str, str]]

@@ -1,13 +1,20 @@
-"""What a sync plan means to a person: a unified diff for --dry-run, a summary after a write."""
+"""What an export means to a person: the preview of a rendering, a unified diff for --dry-run,
+a summary after a write."""
 
 from __future__ import annotations
 
-from exporter.formats import Rendering
-from exporter.private_view import Reader, is_private_change, key_changes
+from exporter.private_view import Reader, is_private_change, key_changes, shown_text
+from exporter.rendering import Rendering
 from exporter.sync import Action, Change, SyncPlan
 
 _COLORS = {"header": "\033[1m", "-": "\033[31m", "+": "\033[32m", "@": "\033[36m"}
 _RESET = "\033[0m"
+
+
+def preview(rendering: Rendering) -> str:
+    """Without LOCATION: every file under a header line naming its path, content verbatim
+    (private: keys only)."""
+    return "".join(f"==> {path} <==\n{shown_text(file)}" for path, file in rendering.items())
 
 
 def unified_diff(plan: SyncPlan, color: bool = False, files: Rendering | None = None) -> str:

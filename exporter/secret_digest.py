@@ -47,7 +47,7 @@ def keyed_digest(location: Path | str | None, data: bytes) -> str | None:
 def manifest_digest(location: Path | str, text: bytes, mode: int) -> str:
     """What a manifest records of a file's content: the SHA-256 of a world-readable file,
     `hmac-sha256:HEX` of one that others may not read."""
-    from exporter.formats import is_private
+    from exporter.rendering import is_private
 
     if not is_private(mode):
         return hashlib.sha256(text).hexdigest()

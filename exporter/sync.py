@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from exporter.errors import ExportError
-from exporter.formats import Rendering
 from exporter.manifest import (
     Recorded,
     Unreadable,
@@ -35,10 +34,10 @@ from exporter.manifest import (
     manifest_name,
     parse_manifest,
 )
-from exporter.private_view import shown_text
+from exporter.rendering import Rendering
 from exporter.secret_digest import keyed_digest
 
-__all__ = ["Action", "Change", "SyncPlan", "apply_sync", "manifest_name", "plan_sync", "preview"]
+__all__ = ["Action", "Change", "SyncPlan", "apply_sync", "manifest_name", "plan_sync"]
 
 LOCK_NAME = ".procexport.lock"  # what procexport 0.1 locked; --uninstall removes one it finds
 LOCK_TIMEOUT = 60.0  # seconds a second export waits for the first (PROCEXPORT_LOCK_TIMEOUT)
@@ -82,11 +81,6 @@ class SyncPlan(NamedTuple):
 
     def number_of(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
-
-
-def preview(rendering: Rendering) -> str:
-    """Every file under a header line naming its path, content verbatim (private: keys only)."""
-    return "".join(f"==> {path} <==\n{shown_text(file)}" for path, file in rendering.items())
 
 
 class Node(NamedTuple):

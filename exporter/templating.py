@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
+from exporter.rendering import comment_text, generated_by
+
 if TYPE_CHECKING:
     from exporter.plan import Instance
 
@@ -50,6 +52,7 @@ def template_environment(
     )
     environment.filters.update(filters)
     environment.filters["comment"] = comment_text
+    environment.globals["generated_by"] = generated_by  # every template's generated-by line
     return environment
 
 
@@ -60,15 +63,6 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
         return jinja2.FileSystemBytecodeCache()
     except (OSError, RuntimeError):
         return None
-
-
-@functools.cache
-def comment_text(value: str) -> str:
-    """Text for a `#` comment line: control characters shown as escapes, never a line break."""
-    return "".join(
-        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
-        for char in value
-    )
 
 
 # Two (number, port) pairs no real instance has (ports end at 65535): an instance template is

@@ -8,7 +8,7 @@ import pytest
 
 import exporter.templating as templating
 from exporter.formation import Options, load_formation
-from exporter.formats import render
+from exporter.formats import Install, render
 from exporter.plan import build_plan
 
 AWKWARD = Path(__file__).resolve().parent.parent / "fixtures" / "awkward"
@@ -42,9 +42,9 @@ def test_instance_files_are_what_jinja_renders_for_each_instance(monkeypatch, fo
     monkeypatch.setattr(
         jinja2.Template, "render", lambda self, *a, **k: calls.append(1) or real(self, *a, **k)
     )
-    fast = render(format_name, plan, location=Path("/etc/x"), bytecode_cache=False)
+    fast = render(format_name, plan, install=Install.at(Path("/etc/x")), bytecode_cache=False)
     fast_renders = len(calls)
-    slow = _per_instance(monkeypatch, format_name, plan, location=Path("/etc/x"))
+    slow = _per_instance(monkeypatch, format_name, plan, install=Install.at(Path("/etc/x")))
     assert fast == slow
     assert fast_renders < len(calls) - len(calls) // 3  # instances were not rendered one by one
 
