@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark procexport against honcho and foreman, side by side, on this machine.
 
-    python3 bench/run.py [--reps N] [--quick] [--scaling-only]
+    python3 bench/run.py [--reps N] [--quick] [--scaling-only] [--instructions]
 
 Installs what it compares (procexport from this checkout and honcho[export] into venvs
 under bench/work/, foreman from Debian's ruby-foreman when run as root), then times each
@@ -50,6 +50,37 @@ class Case:
     fresh_output: Path | None  # removed before every run, so each run writes everything
     times: list[float] = field(default_factory=list)
     peak_kb: int = 0
+    instructions: int | None = None  # user-space instructions, counted by valgrind
+
+
+def count_instructions(case: Case) -> None:
+    """One run under valgrind's cachegrind: the instructions the process executes in user
+    space. A count, not a time: the same on a busy machine as on a quiet one (the kernel's
+    share, the file system's work, is not in it)."""
+    if case.fresh_output is not None:
+        shutil.rmtree(case.fresh_output, ignore_errors=True)
+    argv = list(case.argv)
+    with open(argv[0], "rb") as head:  # a script: valgrind runs its interpreter
+        first = head.readline()
+    if first.startswith(b"#!"):
+        argv[:0] = first[2:].decode().split()
+    out = subprocess.run(
+        [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            *argv,
+        ],
+        cwd=case.cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    for line in out.stderr.splitlines():
+        if "I   refs:" in line or "I refs:" in line:
+            case.instructions = int(line.rpartition(":")[2].replace(",", ""))
 
 
 def run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -256,6 +287,7 @@ def machine() -> str:
 
 
 def report(all_cases: list[Case], reps: int, tools: dict[str, str], out: Path) -> str:
+    counted = any(case.instructions is not None for case in all_cases)
     lines = [
         "# Benchmark results",
         "",
@@ -267,8 +299,9 @@ def report(all_cases: list[Case], reps: int, tools: dict[str, str], out: Path) -
         f"Large formation: {LARGE_TYPES} process types x {LARGE_INSTANCES} instances.  ",
         "Reproduce: `python3 bench/run.py`",
         "",
-        "| scenario | tool | median s | fastest s | procexport / tool | peak MB |",
-        "|---|---|---:|---:|---:|---:|",
+        "| scenario | tool | median s | fastest s | procexport / tool | peak MB |"
+        + (" instructions (M) | procexport / tool |" if counted else ""),
+        "|---|---|---:|---:|---:|---:|" + ("---:|---:|" if counted else ""),
     ]
     by_scenario: dict[str, dict[str, Case]] = {}
     for case in all_cases:
@@ -280,11 +313,23 @@ def report(all_cases: list[Case], reps: int, tools: dict[str, str], out: Path) -
             ratio = "" if tool == "procexport" else f"{ours / median:.2f}"
             if tool == "floor":  # how far above the floor procexport is, not a peer's ratio
                 ratio = f"{ours / median:.2f} (floor)"
-            lines.append(
+            line = (
                 f"| {scenario} | {tool} | {median:.3f} | {min(case.times):.3f} | {ratio} | "
                 f"{case.peak_kb / 1024:.0f} |"
             )
+            if counted:
+                line += _instructions_cells(group["procexport"], case)
+            lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def _instructions_cells(ours: Case, case: Case) -> str:
+    if case.instructions is None:
+        return " | |"
+    ratio = ""
+    if case is not ours and ours.instructions is not None:
+        ratio = f"{ours.instructions / case.instructions:.2f}"
+    return f" {case.instructions / 1e6:,.0f} | {ratio} |"
 
 
 def plot_scaling(all_cases: list[Case], path: Path) -> None:
@@ -323,6 +368,12 @@ def main() -> None:
         "--scaling-only", action="store_true", help="only the scaling curve (bench/scaling.png)"
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where exports go")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each command's instructions once under valgrind (slow; a busy "
+        "machine's timings vary, counts do not)",
+    )
     args = parser.parse_args()
     tools = setup()
     small, large = make_apps()
@@ -338,6 +389,10 @@ def main() -> None:
     for _ in range(args.reps):
         for case in all_cases:
             time_once(case)
+    if args.instructions:
+        for case in all_cases:
+            if not case.scenario.startswith("scaling") and case.tool != "foreman":
+                count_instructions(case)
     text = report(all_cases, args.reps, tools, args.out)
     shutil.rmtree(args.out, ignore_errors=True)
     if not args.quick:  # results.md and the plot hold full runs only
