@@ -182,29 +182,9 @@ def export(
 ) -> int:
     """Export a Procfile and its formation to an init system's configuration."""
     from exporter.export import run_export
-    from exporter.formation import MAX_TIMEOUT, Options
+    from exporter.export_options import check_export_options
+    from exporter.formation import Options
 
-    if timeout is not None and timeout < 1:
-        raise ExportError(f"--timeout {timeout}: must be a whole number of seconds >= 1")
-    if timeout is not None and timeout > MAX_TIMEOUT:
-        raise ExportError(f"--timeout {timeout}: at most {MAX_TIMEOUT} seconds")
-    _refuse_empty(
-        ("LOCATION", location),
-        ("--procfile", procfile),
-        ("--formation-file", formation_file),
-        ("--app", app_name),
-        ("--user", user),
-        ("--group", group),
-        ("--shell", shell),
-        ("--root", root),
-        ("--log", log),
-        ("--template", template),
-        ("--env-mode", env_mode),
-        ("--image", image),
-        ("--destdir", destdir),
-        ("--manifest", manifest),
-        *(("--env", name) for name in env or ()),
-    )
     options = Options(
         procfile=procfile,
         formation_file=formation_file,
@@ -222,7 +202,18 @@ def export(
         shell=shell,
         login=login,
     )
-    return run_export(
+    check_export_options(
+        format_name,
+        location,
+        options,
+        template=template,
+        dry_run=dry_run,
+        destdir=destdir,
+        manifest=manifest,
+        uninstall=uninstall,
+        color=color,
+    )
+    result = run_export(
         format_name,
         Path(location) if location is not None else None,
         options,
@@ -235,13 +226,14 @@ def export(
         color=use_color(color, sys.stdout),
         uninstall=uninstall,
     )
+    sys.stdout.write(result.output)
+    sys.stderr.write(result.report)
+    return result.status
 
 
 def use_color(when: str, stream: object) -> bool:
-    """--color: `always` and `never` as said; `auto` on a terminal unless NO_COLOR is set
-    (non-empty, https://no-color.org)."""
-    if when not in ("auto", "always", "never"):
-        raise ExportError(f"--color {when!r}: use auto, always or never")
+    """--color (checked already): `always` and `never` as said; `auto` on a terminal unless
+    NO_COLOR is set (non-empty, https://no-color.org)."""
     if when == "auto":
         return stream.isatty() and not os.environ.get("NO_COLOR")
     return when == "always"
@@ -276,13 +268,6 @@ def check(
     findings = check_inputs(options, Path.cwd())
     sys.stdout.write(findings_json(findings) if output == "json" else findings_text(findings))
     return exit_status(findings)
-
-
-def _refuse_empty(*given: tuple[str, str | None]) -> None:
-    """An option given as '' (an unset variable in a script, say) is an error, not a default."""
-    for name, value in given:
-        if value == "":
-            raise ExportError(f"{name} is empty: give a value, or leave it out for the default")
 
 
 COMPLETE_VAR = "_PROCEXPORT_COMPLETE"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from exporter.errors import ExportError
-from exporter.formation import APP_NAME, Options, load_formation
-from exporter.formats import FORMAT_NAMES, Install, get_format, render
+from exporter.formation import Options, load_formation
+from exporter.formats import FileChange, Format, Install, Rendering, get_format, render
 from exporter.packaging import (
     check_installed_paths,
     check_manifest_is_not_written,
@@ -20,6 +20,7 @@ from exporter.packaging import (
 from exporter.plan import Plan, build_plan
 from exporter.sync import (
     Action,
+    Change,
     Destination,
     SyncPlan,
     apply_sync,
@@ -27,6 +28,14 @@ from exporter.sync import (
     open_destination,
     plan_sync,
 )
+
+
+class ExportResult(NamedTuple):
+    """What an export or uninstall did, for the command line to print: the core never prints."""
+
+    status: int  # 0 done; 1 --dry-run found changes
+    output: str = ""  # for stdout: the preview (no LOCATION) or --dry-run's diff
+    report: str = ""  # for stderr: the summary and next steps, or an interrupted export's note
 
 
 def run_export(
@@ -42,40 +51,26 @@ def run_export(
     destdir: str | None = None,
     manifest: str | None = None,
     uninstall: bool = False,
-) -> int:
-    """Exit status: 0 done, 1 --dry-run found changes; bad input raises ExportError.
+) -> ExportResult:
+    """What to print and the exit status (0 done, 1 --dry-run found changes); bad input
+    raises ExportError. The options are checked already (exporter.export_options).
 
     With `destdir` (a package build) LOCATION is the installed path: the files name it, and
     are written under DESTDIR + LOCATION; no manifest unless `manifest` names one."""
-    if format_name not in FORMAT_NAMES:
-        raise ExportError(f"unknown format {format_name!r}: use one of {', '.join(FORMAT_NAMES)}")
-    if dry_run and location is None:
-        raise ExportError("--dry-run needs a LOCATION to compare with")
-    for option, value in (("--destdir", destdir), ("--manifest", manifest)):
-        if value is not None and location is None:
-            raise ExportError(f"{option} needs a LOCATION: the directory the files go to")
-    if template_dir is not None and not template_dir.is_dir():
-        raise ExportError("--template: no such directory", str(template_dir))
-    if template_dir is not None and get_format(format_name).template_folder is None:
-        raise ExportError(
-            f"--template: the {format_name} format has no templates to override (its files are "
-            "written as data, escaping included)"
-        )
     if uninstall:
-        if location is None:
-            raise ExportError("--uninstall needs a LOCATION to remove the app from")
-        if destdir is not None:
-            raise ExportError("--uninstall removes an installed app: it takes no --destdir")
         return run_uninstall(format_name, location, options, dry_run, force, quiet, color, manifest)
     fmt = get_format(format_name)
     plan = build_plan(
-        load_formation(options._replace(default_user=fmt.writes_default_user), Path.cwd())
+        load_formation(
+            options._replace(default_user=fmt.writes_default_user),
+            Path.cwd(),
+            read_settings=fmt.read_settings,
+        )
     )
     if location is None:
         from exporter.report import preview
 
-        sys.stdout.write(preview(render(format_name, plan, template_dir)))
-        return 0
+        return ExportResult(0, preview(render(format_name, plan, template_dir)))
     default_name = manifest_name(plan.app, format_name)
     target = destination(location, destdir, manifest, default_name)
     if target.staging is not None:
@@ -113,35 +108,49 @@ def run_export(
         from exporter.report import package_summary
 
         steps = package_steps(fmt, plan.app, target.installed, rendering)
-        sys.stderr.write(package_summary(sync, steps))
+        return ExportResult(0, report=package_summary(sync, steps))
     elif not quiet:
         from exporter.report import summary
 
-        changed = [c.path for c in sync.changes if c.action is Action.UPDATE]
-        removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
-        steps = [
-            f"chown {shlex.quote(c.owner[0] + (':' + c.owner[1] if c.owner[1] else ''))} "
-            f"{shlex.quote(str(location / c.path))}"
-            for c in not_owned
-            if c.owner is not None
-        ]
-        steps += log_steps
-        if fmt.absolute_paths_in_steps:
-            created = [c.path for c in sync.changes if c.action is Action.CREATE]
-            where = location.absolute()
-            steps += fmt.next_steps(
-                plan.app,
-                [str(where / path) for path in changed],
-                [str(where / path) for path in removed],
-                [str(where / path) for path in created],
-            )
-        else:
-            steps += fmt.next_steps(plan.app, changed, removed)
-        if fmt.location_steps is not None:
-            actions = {c.path: c.action.value for c in sync.changes}
-            steps += fmt.location_steps(os.path.abspath(location), actions)
-        sys.stderr.write(summary(sync, steps))
-    return 0
+        steps = next_steps_for(fmt, plan.app, location, sync, rendering, not_owned, log_steps)
+        return ExportResult(0, report=summary(sync, steps))
+    return ExportResult(0)
+
+
+def next_steps_for(
+    fmt: Format,
+    app: str,
+    location: Path,
+    sync: SyncPlan,
+    rendering: Rendering,
+    not_owned: list[Change],
+    log_steps: list[str],
+) -> list[str]:
+    """What the operator runs after a write: the chowns procexport could not do, the log
+    directory's, then the format's next steps."""
+    steps = [
+        f"chown {shlex.quote(c.owner[0] + (':' + c.owner[1] if c.owner[1] else ''))} "
+        f"{shlex.quote(str(location / c.path))}"
+        for c in not_owned
+        if c.owner is not None
+    ]
+    steps += log_steps
+    return steps + fmt.next_steps(
+        app, file_changes(fmt, sync, rendering), os.path.abspath(location)
+    )
+
+
+def file_changes(fmt: Format, sync: SyncPlan, rendering: Rendering) -> list[FileChange]:
+    """Each file's change with the unit it belongs to: the rendered File's, or (a removed file)
+    the one the format's naming rule gives."""
+    return [
+        FileChange(
+            c.action.value,
+            c.path,
+            rendering[c.path].unit if c.path in rendering else fmt.unit_of(c.path),
+        )
+        for c in sync.changes
+    ]
 
 
 def _manifest_place(manifest: Path | None, inside: Path) -> dict[str, object]:
@@ -153,13 +162,15 @@ def _manifest_place(manifest: Path | None, inside: Path) -> dict[str, object]:
     return {"external_manifest": manifest}
 
 
-def _show_diff(sync: SyncPlan, color: bool, rendering: dict | None = None) -> int:
-    """--dry-run: the diff on stdout, the cleanup of an interrupted export on stderr."""
+def _show_diff(sync: SyncPlan, color: bool, rendering: dict | None = None) -> ExportResult:
+    """--dry-run: the diff for stdout, the cleanup of an interrupted export for stderr."""
     from exporter.report import interrupted_note, unified_diff
 
-    sys.stdout.write(unified_diff(sync, color, rendering))
-    sys.stderr.write(interrupted_note(sync))
-    return 1 if sync.pending or sync.interrupted else 0
+    return ExportResult(
+        1 if sync.pending or sync.interrupted else 0,
+        unified_diff(sync, color, rendering),
+        interrupted_note(sync),
+    )
 
 
 def _prepare_log_dir(plan: Plan, format_name: str) -> list[str]:
@@ -185,11 +196,9 @@ def run_uninstall(
     quiet: bool,
     color: bool,
     manifest_path: str | None = None,
-) -> int:
+) -> ExportResult:
     """The sync of an empty rendering: every file the manifest lists is removed, under the
     same refusals as an export; then the manifest itself."""
-    if options.app is not None and not APP_NAME.fullmatch(options.app):
-        raise ExportError(f"invalid app name {options.app!r}")  # it names the manifest
     writes_default_user = get_format(format_name).writes_default_user
     app = (
         options.app
@@ -219,23 +228,16 @@ def run_uninstall(
         if fmt.check_removal is not None and not force:  # runit: a running instance
             fmt.check_removal(location, [c.path for c in sync.changes if c.action is Action.REMOVE])
         if dry_run:
-            _show_diff(sync, color)
-            return 1
+            return _show_diff(sync, color)._replace(status=1)
         apply_sync(dest, sync._replace(manifest=None))  # the manifest goes last, below
         manifest.unlink(missing_ok=True)
         _forget_location(dest)
     if not quiet:
         from exporter.report import summary
 
-        removed = [c.path for c in sync.changes if c.action is Action.REMOVE]
-        if fmt.absolute_paths_in_steps:
-            removed = [str(location.absolute() / path) for path in removed]
-        steps = fmt.uninstall_steps(app, removed)
-        if fmt.location_steps is not None:  # runit: unlink from runsvdir, delete what is left
-            actions = {c.path: c.action.value for c in sync.changes}
-            steps += fmt.location_steps(os.path.abspath(location), actions)
-        sys.stderr.write(summary(sync, steps, always=True))
-    return 0
+        steps = fmt.uninstall_steps(app, file_changes(fmt, sync, {}), os.path.abspath(location))
+        return ExportResult(0, report=summary(sync, steps, always=True))
+    return ExportResult(0)
 
 
 def _check_is_manifest(path: Path) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from exporter.dotenv import DotenvEntry, parse_dotenv
 from exporter.errors import ExportError
-from exporter.procfile import parse_procfile
+from exporter.procfile import ProcfileEntry, parse_procfile
 from exporter.textfile import read_text
 from exporter.toml_lines import key_line
 
@@ -83,21 +84,11 @@ class ProcessType(NamedTuple):
     timeout: int
     stop_signal: str
     env: tuple[EnvVar, ...]  # merged, lowest to highest, one entry per name, no PORT/PS
-    service: bool  # kubernetes: reachable through a Service
     restart_delay: int = DEFAULTS["restart_delay"]  # seconds from a crash to the restart
     login: bool = False  # run as `SHELL -l -c COMMAND`: the login profile sets PATH first
     line: int = 0  # where the Procfile defines it
     user_setting: Setting | None = None  # where the user was set; None: the default (app)
     group_setting: Setting | None = None  # where the group was set
-
-
-class Kubernetes(NamedTuple):
-    """Settings only the kubernetes format reads."""
-
-    image: str | None = None
-    namespace: str | None = None
-    version: tuple[int, int] = (1, 25)  # the Kubernetes version the manifests target
-    root_given: bool = False  # a root was set: it becomes the container's workingDir
 
 
 class Formation(NamedTuple):
@@ -108,131 +99,193 @@ class Formation(NamedTuple):
     log: str | None
     env_mode: str
     types: tuple[ProcessType, ...] = ()
-    kubernetes: Kubernetes = Kubernetes()
+    root_given: bool = False  # a root was set (not the Procfile's directory, the default)
+    # what the format's read_settings hook made of its own settings (kubernetes: the
+    # [kubernetes] table, --image, [process.T].service); None without a hook
+    format_settings: object = None
 
 
-def load_formation(options: Options, cwd: Path) -> Formation:
-    """Read every input file that the options and defaults name, and resolve them."""
-    file_label = options.formation_file
-    # a default input that is there but no regular file (a FIFO, say) is refused, not skipped
-    if file_label is None and os.path.lexists(cwd / "formation.toml"):
-        file_label = "formation.toml"
-    file: dict[str, Any] = {}  # the validated formation.toml; empty without one
-    file_dir = cwd
-    file_text = ""
-    if file_label is not None:
-        # pydantic is imported only when there is a file to validate: it is most of the
-        # start-up time of an export without one.
-        from exporter.formation_file import load_formation_file
+class SourceFile(NamedTuple):
+    """formation.toml as validated: every key present (None when unset); empty without one."""
 
-        file_path = cwd / file_label
-        file, file_text = load_formation_file(file_path, file_label)
-        file_dir = file_path.parent
+    data: dict[str, Any]
+    label: str | None  # as the user named it; None: no formation file
+    text: str
+    directory: Path  # what its relative paths are relative to (the cwd without a file)
 
-    if options.procfile is not None:
-        procfile_label, procfile_path = options.procfile, cwd / options.procfile
-    elif file.get("procfile") is not None:
-        procfile_label = os.path.normpath(_label(file_label, file.get("procfile")))
-        procfile_path = file_dir / file.get("procfile")
-    else:
-        procfile_label, procfile_path = "Procfile", cwd / "Procfile"
+    def line(self, *key: str) -> int | None:
+        """The line that sets the key (its parts: "process", "web", "port"), for messages."""
+        return key_line(self.text, key)
+
+
+# What a format reads from the validated formation.toml (and the command line) for itself.
+ReadSettings = Callable[[Mapping[str, Any], Options], object]
+
+
+def load_formation(
+    options: Options, cwd: Path, read_settings: ReadSettings | None = None
+) -> Formation:
+    """Read every input file that the options and defaults name, and resolve them: locate
+    each file, parse it, merge each setting by precedence, validate the result."""
+    # locate and parse: formation.toml, the Procfile, the .env files
+    source = _read_formation_file(options.formation_file, cwd)
+    procfile_label, procfile_path = _locate_procfile(options, source, cwd)
     entries = parse_procfile(read_text(procfile_path, procfile_label), procfile_label)
     procfile_dir = Path(os.path.abspath(procfile_path)).parent
+    dotenv = _read_dotenv(_env_files(options, source, cwd, procfile_dir))
+    file = source.data
 
-    env_files = _env_files(options, file, file_label, file_dir, cwd, procfile_dir)
+    # merge each setting by precedence, and validate what the file or the defaults gave
+    names = [entry.name for entry in entries]
+    counts = _counts(source, options.formation, names)
+    _check_process_tables(source, names)
+    root = (
+        _absolute(options.root, cwd)
+        or _absolute(file.get("root"), source.directory)
+        or str(procfile_dir)
+    )
+    app = _app_name(options.app or file.get("app") or os.path.basename(root.rstrip("/")))
+    shell = _shell(options, source)
+    env_mode = options.env_mode or file.get("env_mode") or "inline"
+    base_port = _base_port(options, file, dotenv)
+    app_env = {k: EnvVar(k, v, f"{source.label}: env.{k}") for k, v in file.get("env", {}).items()}
+    types = tuple(
+        _process_type(entry, index, counts, options, source, app, dotenv | app_env, base_port)
+        for index, entry in enumerate(entries)
+    )
+    log = _absolute(options.log, cwd) or _absolute(file.get("log"), source.directory)
+    return Formation(
+        app,
+        procfile_label,
+        root,
+        shell,
+        log,
+        env_mode,
+        types,
+        root_given=bool(options.root or file.get("root")),
+        format_settings=read_settings(file, options) if read_settings is not None else None,
+    )
+
+
+def _read_formation_file(given: str | None, cwd: Path) -> SourceFile:
+    """-F FILE, else ./formation.toml when there is one: validated."""
+    label = given
+    # a default input that is there but no regular file (a FIFO, say) is refused, not skipped
+    if label is None and os.path.lexists(cwd / "formation.toml"):
+        label = "formation.toml"
+    if label is None:
+        return SourceFile({}, None, "", cwd)
+    # pydantic is imported only when there is a file to validate: it is most of the start-up
+    # time of an export without one.
+    from exporter.formation_file import load_formation_file
+
+    path = cwd / label
+    data, text = load_formation_file(path, label)
+    return SourceFile(data, label, text, path.parent)
+
+
+def _locate_procfile(options: Options, source: SourceFile, cwd: Path) -> tuple[str, Path]:
+    """-f PATH, else the file's `procfile` (relative to the file), else ./Procfile."""
+    if options.procfile is not None:
+        return options.procfile, cwd / options.procfile
+    given = source.data.get("procfile")
+    if given is not None:
+        return os.path.normpath(_label(source.label, given)), source.directory / given
+    return "Procfile", cwd / "Procfile"
+
+
+def _read_dotenv(env_files: list[tuple[str, Path]]) -> dict[str, EnvVar]:
+    """Every .env file in order, one variable per name: a later file wins."""
     dotenv: dict[str, EnvVar] = {}
     for label, path in env_files:
         for entry in parse_dotenv(read_text(path, label), label):
             dotenv[entry.name] = _dotenv_var(entry, label)
+    return dotenv
 
-    names = [entry.name for entry in entries]
-    counts = _counts(file, file_label, file_text, options.formation, names)
-    for name in file.get("process", {}):
+
+def _check_process_tables(source: SourceFile, names: list[str]) -> None:
+    for name in source.data.get("process", {}):
         if name not in names:
             raise ExportError(
                 f"process.{name}: the Procfile has no process type {name!r}",
-                file_label,
-                key_line(file_text, ("process", name)),
+                source.label,
+                source.line("process", name),
             )
 
-    root = (
-        _absolute(options.root, cwd) or _absolute(file.get("root"), file_dir) or str(procfile_dir)
-    )
-    app = options.app or file.get("app") or os.path.basename(root.rstrip("/"))
+
+def _shell(options: Options, source: SourceFile) -> str:
+    shell = options.shell or source.data.get("shell") or DEFAULTS["shell"]
+    if not options.shell and not SHELL_PATH.fullmatch(shell):  # --shell: checked already
+        raise ExportError(
+            f"shell: must be an absolute path of letters, digits and '/._+-', not {shell!r}",
+            source.label,
+            source.line("shell"),
+        )
+    return shell
+
+
+def _app_name(app: str) -> str:
     if not APP_NAME.fullmatch(app):
         raise ExportError(
             f"invalid app name {app!r}: use 1-64 letters, digits, '_', '-' or '.', starting "
             "with a letter or digit (set it with --app or `app` in formation.toml)"
         )
-    shell = options.shell or file.get("shell") or DEFAULTS["shell"]
-    if not SHELL_PATH.fullmatch(shell):
-        raise ExportError(
-            f"{'--shell' if options.shell else 'shell'}: must be an absolute path of letters, "
-            f"digits and '/._+-', not {shell!r}",
-            None if options.shell else file_label,
-            None if options.shell else key_line(file_text, ("shell",)),
-        )
-    env_mode = options.env_mode or file.get("env_mode") or "inline"
-    if env_mode not in ENV_MODES:
-        raise ExportError(f"--env-mode {env_mode!r}: use {' or '.join(ENV_MODES)}")
+    return app
 
-    base_port = _base_port(options, file, dotenv)
-    app_env = {k: EnvVar(k, v, f"{file_label}: env.{k}") for k, v in file.get("env", {}).items()}
-    types = []
-    for index, entry in enumerate(entries):
-        settings = file.get("process", {}).get(entry.name) or {}
-        type_env = dict(dotenv) | app_env
-        type_env |= {
-            k: EnvVar(k, v, f"{file_label}: process.{entry.name}.env.{k}")
-            for k, v in (settings.get("env") or {}).items()
-        }
-        user_given = settings.get("user") or options.user or file.get("user")
-        user = user_given or app
-        group = settings.get("group") or options.group or file.get("group")
-        if user_given is None and options.default_user and not ACCOUNT_NAME.fullmatch(user):
-            raise ExportError(
-                f"the app name {app!r} is not a valid user name, and the user defaults to the "
-                "app name: set the user with --user (or `user` in formation.toml), or another "
-                "app name with --app"
-            )
-        for what, account in (("user", user_given), ("group", group)):
-            if account is not None and not ACCOUNT_NAME.fullmatch(account):
-                raise ExportError(f"invalid {what} name {account!r}")
-        types.append(
-            ProcessType(
-                name=entry.name,
-                command=entry.command,
-                count=counts[entry.name],
-                user=user,
-                group=group,
-                port=settings.get("port") or base_port + 100 * index,
-                timeout=settings.get("timeout")
-                or options.timeout
-                or file.get("timeout")
-                or DEFAULTS["timeout"],
-                stop_signal=settings.get("stop_signal")
-                or file.get("stop_signal")
-                or DEFAULTS["stop_signal"],
-                env=tuple(v for k, v in type_env.items() if k not in ("PORT", "PS")),
-                service=entry.name == "web"
-                if settings.get("service") is None
-                else settings["service"],
-                restart_delay=settings.get("restart_delay")
-                or file.get("restart_delay")
-                or DEFAULTS["restart_delay"],
-                login=_first_set(settings.get("login"), options.login, file.get("login"), False),
-                line=entry.line,
-                user_setting=_account_setting(
-                    "user", entry.name, settings, options.user, file, file_label, file_text
-                ),
-                group_setting=_account_setting(
-                    "group", entry.name, settings, options.group, file, file_label, file_text
-                ),
-            )
+
+def _process_type(
+    entry: ProcfileEntry,
+    index: int,
+    counts: dict[str, int],
+    options: Options,
+    source: SourceFile,
+    app: str,
+    inherited_env: dict[str, EnvVar],
+    base_port: int,
+) -> ProcessType:
+    """One Procfile entry with its settings: [process.T], then the command line, then the
+    file's app-wide value, then the default."""
+    file = source.data
+    settings = file.get("process", {}).get(entry.name) or {}
+    type_env = inherited_env | {
+        k: EnvVar(k, v, f"{source.label}: process.{entry.name}.env.{k}")
+        for k, v in (settings.get("env") or {}).items()
+    }
+    user_given = settings.get("user") or options.user or file.get("user")
+    user = user_given or app
+    group = settings.get("group") or options.group or file.get("group")
+    if user_given is None and options.default_user and not ACCOUNT_NAME.fullmatch(user):
+        raise ExportError(
+            f"the app name {app!r} is not a valid user name, and the user defaults to the "
+            "app name: set the user with --user (or `user` in formation.toml), or another "
+            "app name with --app"
         )
-    log = _absolute(options.log, cwd) or _absolute(file.get("log"), file_dir)
-    kubernetes = _kubernetes(options, file, root_given=bool(options.root or file.get("root")))
-    return Formation(app, procfile_label, root, shell, log, env_mode, tuple(types), kubernetes)
+    for what, account in (("user", user_given), ("group", group)):
+        if account is not None and not ACCOUNT_NAME.fullmatch(account):
+            raise ExportError(f"invalid {what} name {account!r}")
+    return ProcessType(
+        name=entry.name,
+        command=entry.command,
+        count=counts[entry.name],
+        user=user,
+        group=group,
+        port=settings.get("port") or type_port(base_port, index),
+        timeout=settings.get("timeout")
+        or options.timeout
+        or file.get("timeout")
+        or DEFAULTS["timeout"],
+        stop_signal=settings.get("stop_signal")
+        or file.get("stop_signal")
+        or DEFAULTS["stop_signal"],
+        env=tuple(v for k, v in type_env.items() if k not in ("PORT", "PS")),
+        restart_delay=settings.get("restart_delay")
+        or file.get("restart_delay")
+        or DEFAULTS["restart_delay"],
+        login=_first_set(settings.get("login"), options.login, file.get("login"), False),
+        line=entry.line,
+        user_setting=_account_setting("user", entry.name, settings, options.user, source),
+        group_setting=_account_setting("group", entry.name, settings, options.group, source),
+    )
 
 
 def _account_setting(
@@ -240,30 +293,17 @@ def _account_setting(
     type_name: str,
     settings: dict[str, Any],
     option: str | None,
-    file: dict[str, Any],
-    file_label: str | None,
-    file_text: str,
+    source: SourceFile,
 ) -> Setting | None:
     """Where the user or group of a type was set, by the same precedence as its value."""
     if settings.get(what):
         key = ("process", type_name, what)
-        return Setting(".".join(key), file_label, key_line(file_text, key))
+        return Setting(".".join(key), source.label, source.line(*key))
     if option:
         return Setting(f"--{what}")
-    if file.get(what):
-        return Setting(what, file_label, key_line(file_text, (what,)))
+    if source.data.get(what):
+        return Setting(what, source.label, source.line(what))
     return None
-
-
-def _kubernetes(options: Options, file: dict[str, Any], root_given: bool) -> Kubernetes:
-    settings = file.get("kubernetes") or {}
-    version = settings.get("version") or "1.25"
-    return Kubernetes(
-        image=options.image or settings.get("image"),
-        namespace=settings.get("namespace"),
-        version=(1, int(version.split(".")[1])),
-        root_given=root_given,
-    )
 
 
 def parse_formation_specs(specs: tuple[str, ...]) -> dict[str, int]:
@@ -286,19 +326,15 @@ def parse_formation_specs(specs: tuple[str, ...]) -> dict[str, int]:
     return counts
 
 
-def _counts(
-    file: dict[str, Any],
-    file_label: str | None,
-    file_text: str,
-    specs: tuple[str, ...],
-    names: list[str],
-) -> dict[str, int]:
+def _counts(source: SourceFile, specs: tuple[str, ...], names: list[str]) -> dict[str, int]:
+    """Instances per type: -m beats [formation]; `all` fills in the types not named."""
+    file = source.data
     for name in file.get("formation", {}):
         if name != "all" and name not in names:
             raise ExportError(
                 f"formation.{name}: the Procfile has no process type {name!r}",
-                file_label,
-                key_line(file_text, ("formation", name)),
+                source.label,
+                source.line("formation", name),
             )
     from_options = parse_formation_specs(specs)
     for name in from_options:
@@ -311,13 +347,11 @@ def _counts(
         fill = merged.get("all", 0)
         counts = {name: merged.get(name, fill) for name in names}
     if RELEASE in names:
-        counts[RELEASE] = _release_count(file, file_label, file_text, from_options)
+        counts[RELEASE] = _release_count(source, from_options)
     return counts
 
 
-def _release_count(
-    file: dict[str, Any], file_label: str | None, file_text: str, from_options: dict[str, int]
-) -> int:
+def _release_count(source: SourceFile, from_options: dict[str, int]) -> int:
     """The release phase runs once or not at all: `all` and other types' counts leave it
     alone, and only `release = 0` (in the file or with -m) turns it off."""
     if RELEASE in from_options:
@@ -327,31 +361,31 @@ def _release_count(
                 f"--formation release={count}: the release phase runs once; use 1, or 0 to skip it"
             )
         return count
-    count = file.get("formation", {}).get(RELEASE, 1)
+    count = source.data.get("formation", {}).get(RELEASE, 1)
     if count > 1:
         raise ExportError(
             "formation.release: the release phase runs once; use 1, or 0 to skip it",
-            file_label,
-            key_line(file_text, ("formation", RELEASE)),
+            source.label,
+            source.line("formation", RELEASE),
         )
     return count
 
 
 def _env_files(
-    options: Options,
-    file: dict[str, Any],
-    file_label: str | None,
-    file_dir: Path,
-    cwd: Path,
-    procfile_dir: Path,
+    options: Options, source: SourceFile, cwd: Path, procfile_dir: Path
 ) -> list[tuple[str, Path]]:
+    """-e FILES, else the file's `env_files` (relative to the file), else the Procfile's
+    .env when there is one: (label, path) each."""
     if options.env_files:
         labels = [name for given in options.env_files for name in given.split(",")]
         if "" in labels:
             raise ExportError(f"--env {','.join(options.env_files)!r}: an empty file name")
         return [(label, cwd / label) for label in labels]
-    if file.get("env_files") is not None:
-        return [(_label(file_label, name), file_dir / name) for name in file.get("env_files")]
+    if source.data.get("env_files") is not None:
+        return [
+            (_label(source.label, name), source.directory / name)
+            for name in source.data["env_files"]
+        ]
     default = procfile_dir / ".env"
     if os.path.lexists(default):
         return [
@@ -369,8 +403,6 @@ def _dotenv_var(entry: DotenvEntry, label: str) -> EnvVar:
 
 def _base_port(options: Options, file: dict[str, Any], dotenv: dict[str, EnvVar]) -> int:
     if options.port is not None:
-        if not 1 <= options.port <= 65535:
-            raise ExportError(f"--port {options.port}: must be between 1 and 65535")
         return options.port
     if file.get("port") is not None:
         return file.get("port")
@@ -398,3 +430,9 @@ def _absolute(path: str | None, base: Path) -> str | None:
     if path is None:
         return None
     return os.path.normpath(os.path.join(os.path.abspath(base), path))
+
+
+def type_port(base_port: int, index: int) -> int:
+    """The port of instance 1 of the type on Procfile line `index` (0-based) when the type sets
+    none: the base port + 100 per line. Each instance's own is plan.instance_port."""
+    return base_port + 100 * index

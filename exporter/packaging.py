@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from exporter.errors import ExportError
 from exporter.formation import Options
-from exporter.formats import Format, Rendering
+from exporter.formats import FileChange, Format, Rendering
 from exporter.plan import Plan
 
 
@@ -53,8 +53,7 @@ def check_installed_paths(plan: Plan, fmt: Format, staging: Path, options: Optio
             raise ExportError(
                 f"--destdir: {what} {given!r} must be absolute: the path as installed"
             )
-    # kubernetes names no working directory unless one is given
-    if not plan.kubernetes.root_given and fmt.name != "kubernetes":
+    if not plan.root_given and fmt.names_root:
         raise ExportError(
             "--destdir: name the working directory as installed with --root or `root` in "
             "formation.toml; the default, the Procfile's directory, is a path on this machine"
@@ -108,14 +107,8 @@ def package_steps(fmt: Format, app: str, installed: Path, rendering: Rendering) 
     if fmt.package_steps is not None:
         steps = fmt.package_steps(app, str(installed))
     else:  # the steps of a first install of every file, marked for after the install
-        created = {relative: "created" for relative in rendering}
-        if fmt.absolute_paths_in_steps:
-            paths = [os.path.join(str(installed), relative) for relative in rendering]
-            first = fmt.next_steps(app, [], [], paths)
-        else:
-            first = fmt.next_steps(app, [], [])
-        if fmt.location_steps is not None:
-            first += fmt.location_steps(str(installed), created)
+        created = [FileChange("created", path, file.unit) for path, file in rendering.items()]
+        first = fmt.next_steps(app, created, str(installed))
         steps = [f"after install: {step}" for step in first]
     for relative, file in rendering.items():
         if file.mode & 0o077:

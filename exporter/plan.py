@@ -5,17 +5,33 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from exporter.errors import ExportError
-from exporter.formation import RELEASE, EnvVar, Formation, Kubernetes, ProcessType
+from exporter.formation import RELEASE, EnvVar, Formation, ProcessType
+
+
+def instance_port(type_port: int, number: int) -> int:
+    """Instance N of a type listens on the type's port + N - 1 (the type's port is the base
+    port + 100 per Procfile line, or its own `port`: formation.type_port); build_plan checks
+    the range and collisions."""
+    return type_port + number - 1
 
 
 class Instance(NamedTuple):
     type: str
     number: int  # 1-based
     port: int
+    app: str
 
     @property
     def ps(self) -> str:
         return f"{self.type}.{self.number}"
+
+    @property
+    def full_name(self) -> str:
+        """APP-T-N, every format's name for the instance (unit, job, program, service, label);
+        the release phase's one instance is APP-release."""
+        if self.type == RELEASE:
+            return f"{self.app}-{RELEASE}"
+        return f"{self.app}-{self.type}-{self.number}"
 
     @property
     def env(self) -> tuple[EnvVar, ...]:
@@ -28,11 +44,24 @@ class Process(NamedTuple):
 
     type: ProcessType
     instances: tuple[Instance, ...]
+    app: str
     env_file: str | None = None  # --env-mode file: the file (in LOCATION) with its secrets
 
     @property
     def name(self) -> str:
         return self.type.name
+
+    @property
+    def full_name(self) -> str:
+        """APP-T: what every format names the type by (a target, a job, a Deployment), and
+        the prefix of its instances' names."""
+        return f"{self.app}-{self.name}"
+
+    @property
+    def port(self) -> int:
+        """The port of instance 1 (Kubernetes gives it to every replica: each pod has its own
+        address)."""
+        return self.instances[0].port
 
     @property
     def inline_env(self) -> tuple[EnvVar, ...]:
@@ -52,12 +81,13 @@ class Plan(NamedTuple):
     root: str
     shell: str
     log: str | None
-    env_mode: str
     processes: tuple[Process, ...]  # Procfile order; types with no instances left out
-    kubernetes: Kubernetes = Kubernetes()
     # The release phase (a `release` type): one instance that runs to completion before the
     # others start; not among `processes`, which are kept running.
     release: Process | None = None
+    root_given: bool = False  # a root was set (not the Procfile's directory, the default)
+    # the format's own settings, as its read_settings hook read them (Formation's)
+    format_settings: object = None
 
     @property
     def instances(self) -> tuple[Instance, ...]:
@@ -77,7 +107,8 @@ def build_plan(formation: Formation) -> Plan:
     for ptype in formation.types:
         instances = []
         for number in range(1, ptype.count + 1):
-            instance = Instance(ptype.name, number, ptype.port + number - 1)
+            port = instance_port(ptype.port, number)
+            instance = Instance(ptype.name, number, port, formation.app)
             if instance.port > 65535:
                 raise ExportError(f"{instance.ps} would get port {instance.port}, above 65535")
             if instance.port in owners:
@@ -88,7 +119,7 @@ def build_plan(formation: Formation) -> Plan:
             owners[instance.port] = instance.ps
             instances.append(instance)
         if instances:
-            processes.append(Process(ptype, tuple(instances)))
+            processes.append(Process(ptype, tuple(instances), formation.app))
     if formation.env_mode == "file":
         processes = _route_secrets(formation.app, processes)
     release = next((p for p in processes if p.name == RELEASE), None)
@@ -99,10 +130,10 @@ def build_plan(formation: Formation) -> Plan:
         root=formation.root,
         shell=formation.shell,
         log=formation.log,
-        env_mode=formation.env_mode,
         processes=tuple(processes),
-        kubernetes=formation.kubernetes,
         release=release,
+        root_given=formation.root_given,
+        format_settings=formation.format_settings,
     )
 
 
@@ -119,6 +150,6 @@ def _route_secrets(app: str, processes: list[Process]) -> list[Process]:
         elif len(keys) == 1:
             name = f"{app}.env"
         else:
-            name = f"{app}-{process.name}.env"
-        routed.append(Process(process.type, process.instances, name))
+            name = f"{process.full_name}.env"
+        routed.append(process._replace(env_file=name))
     return routed

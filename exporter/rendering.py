@@ -36,10 +36,21 @@ class File(NamedTuple):
     # a private file's reader: its text (as rendered or as found) -> {key: that entry's text},
     # so that a preview or diff can name keys without values; None: show no keys
     entries: Callable[[str], dict[str, str]] | None = None
+    # the unit, job, program, service directory or object the file belongs to, as the next
+    # steps name it (APP-web@1.service for a systemd drop-in); None: none (an env file)
+    unit: str | None = None
 
     @property
     def private(self) -> bool:
         return is_private(self.mode)
+
+
+class FileChange(NamedTuple):
+    """What a write (or --uninstall) does to one file, as the next steps see it."""
+
+    action: str  # "created", "changed", "removed" or "unchanged"
+    path: str  # relative to LOCATION
+    unit: str | None  # File.unit; for a removed file, which no rendering holds, Format.unit_of
 
 
 Rendering = dict[str, File]

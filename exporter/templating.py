@@ -94,11 +94,9 @@ def instance_renderer(
         return render_each
     if not _is_builtin(template.filename):
         return render_each
-    from exporter.plan import Instance
-
     splits = []
     for number, port in _SENTINELS:
-        sample = Instance(process.instances[0].type, number, port)  # type: ignore[union-attr]
+        sample = process.instances[0]._replace(number=number, port=port)  # type: ignore[union-attr]
         pieces = re.split(f"({number}|{port})", render_each(sample))
         markers = tuple("port" if piece == str(port) else "number" for piece in pieces[1::2])
         splits.append((tuple(pieces[0::2]), markers))

@@ -1,15 +1,10 @@
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import tomli_w
+from helpers import Run
 from hypothesis import HealthCheck, settings
 
 from exporter.cli import main
@@ -29,18 +24,6 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO / "fixtures"
-PROBE = Path(__file__).resolve().parent / "probe.py"
-PROBE_COMMAND = f"{sys.executable} {PROBE}"
-
-
-@dataclass
-class Run:
-    status: int
-    stdout: str
-    stderr: str
-
 
 @pytest.fixture
 def procexport(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
@@ -58,160 +41,3 @@ def procexport(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
         return Run(status, captured.out, captured.err)
 
     return run
-
-
-def write_app(
-    directory: Path,
-    procfile: str,
-    formation: dict | None = None,
-    dotenv: str | None = None,
-) -> Path:
-    """An app directory with a Procfile, and optionally formation.toml and .env."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "Procfile").write_text(procfile, encoding="utf-8")
-    if formation is not None:
-        (directory / "formation.toml").write_text(tomli_w.dumps(formation), encoding="utf-8")
-    if dotenv is not None:
-        (directory / ".env").write_text(dotenv, encoding="utf-8")
-    return directory
-
-
-def dotenv_line(name: str, value: str) -> str:
-    """A .env line that our documented syntax reads back as exactly `value`."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return f'{name}="{escaped.replace(chr(10), chr(92) + "n")}"\n'
-
-
-def probe_app(tmp_path: Path, commands: dict[str, str], values: dict[str, str], **formation):
-    """An app `probeapp` whose commands run the probe: each instance records into
-    tmp_path/probe-PS.jsonl and, with --wait, runs until a stop signal."""
-    procfile = "".join(f"{name}: {command}\n" for name, command in commands.items())
-    dotenv = "".join(dotenv_line(name, value) for name, value in values.items())
-    formation.setdefault("env", {})
-    formation["env"] |= {"PROBE_WAIT": "1", "PROBE_OUT": str(tmp_path / "probe-{PS}.jsonl")}
-    return write_app(tmp_path / "probeapp", procfile, formation, dotenv)
-
-
-def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file under a directory with its content and mode: to prove nothing changed."""
-    return {
-        str(path.relative_to(directory)): (
-            path.read_bytes() if path.is_file() else b"<dir>",
-            path.stat().st_mode,
-        )
-        for path in sorted(directory.rglob("*"))
-    }
-
-
-def read_tree(directory: Path, manifests: bool = False) -> dict[str, str]:
-    """Every file under a directory by relative path; procexport's manifests only if asked
-    (never its lock file, which is empty and only keeps two exports apart)."""
-    return {
-        str(path.relative_to(directory)): path.read_bytes().decode("utf-8")
-        for path in sorted(directory.rglob("*"))
-        if path.is_file()
-        and path.name != ".procexport.lock"
-        and (manifests or not path.name.startswith(".procexport."))
-    }
-
-
-# Commands that every peer exporter mangles somewhere. Each runs the probe; the last probe of
-# each command has --wait, so that under a real process manager it keeps running.
-NASTY_COMMANDS = {
-    "quotes": f"""{PROBE_COMMAND} 'single quoted' "double quoted" 'it'"'"'s' "say \\"hi\\"" ''"""
-    " --wait",
-    "percent": f"{PROBE_COMMAND} 100% %i %n %% %%% %z % --wait",
-    "dollar": f"""{PROBE_COMMAND} $HOME ${{PORT}} "$PORT" '$PORT' \\$PORT $ end$ --wait""",
-    "backslash": f"""{PROBE_COMMAND} back\\\\slash 'a\\b' "c\\\\d" \\x41 'end\\' --wait""",
-    "semicolon": f"{PROBE_COMMAND} first; {PROBE_COMMAND} second;{PROBE_COMMAND} third --wait",
-    "hash": f"{PROBE_COMMAND} x --wait #comment ;also",
-    "unicode": f"{PROBE_COMMAND} ünïcødé ☃ 日本語 \u200b 'é' --wait",
-    "cd": f"cd / && {PROBE_COMMAND} cwd --wait",
-    "assignment": f"FOO=1 BAR='a b' {PROBE_COMMAND} assigned --wait",
-    "tab": f"{PROBE_COMMAND} 'tab\there'\tbare --wait",
-    "subshell": f"{PROBE_COMMAND} `echo hi` $(echo there) \"$(printf '%s' 'x y')\" --wait",
-    "exec": f"""exec {PROBE_COMMAND} "\\"quoted\\"" 'it'\\''s' --wait""",
-    "specifier_words": f"{PROBE_COMMAND} %h %u %% %%i {{}} [] * ? --wait",
-}
-
-# Environment values that every peer exporter mangles somewhere.
-NASTY_VALUES = {
-    "PLAIN": "value",
-    "PERCENT": "100%",
-    "SPECIFIERS": "%i %n %% %z",
-    "DOLLAR": "$HOME ${PORT} $$ $",
-    "SINGLE": "it's",
-    "DOUBLE": 'say "hi"',
-    "BOTH": """it's "both" """,
-    "BACKSLASH": "a\\b\\\\c\\",
-    "NEWLINE": "line one\nline two",
-    "TAB": "a\tb",
-    "HASH": "a #b ;c # d",
-    "UNICODE": "ünïcødé ☃ 日本語",
-    "EMPTY": "",
-    "SPACES": "  lead and trail  ",
-    "EQUALS": "a=b=c",
-    "COMMA": "a,b=c,d",
-    "URL": "postgres://u:p%40ss@host:5432/db?sslmode=require",
-    "CONTROL": "bell\x07 escape\x1b[0m delete\x7f vt\x0b ff\x0c",
-    "CR": "carriage\rreturn",
-}
-
-# The formats that hand processes to a process manager on one machine (not kubernetes).
-INIT_FORMATS = ("systemd", "supervisord", "upstart")
-
-
-# Variables a process manager adds on its own (supervisord, Upstart): not ours to compare.
-MANAGER_VARIABLES = ("SUPERVISOR_", "UPSTART_")
-
-
-def raw_records(path: Path) -> list[dict]:
-    """Everything the probe recorded in a file, in order (none if it never ran)."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def probe_records(path: Path) -> list[dict]:
-    """The probe's records without what differs between any two runs: pids, and the
-    variables a process manager adds."""
-    records = []
-    for record in raw_records(path):
-        record = {k: v for k, v in record.items() if k != "pid"}
-        if "env" in record:
-            record["env"] = {
-                k: v for k, v in record["env"].items() if not k.startswith(MANAGER_VARIABLES)
-            }
-        records.append(record)
-    return records
-
-
-def wait_for_records(path: Path, count: int, timeout: float = 60) -> list[dict]:
-    """The probe's raw records once there are at least `count`: a process manager reports a
-    program as running before the program has necessarily written anything."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = raw_records(path)
-        if len(found) >= count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"{path}: expected {count} records, got {raw_records(path)}")
-
-
-def wait_for_probe_records(path: Path, count: int, timeout: float = 60) -> list[dict]:
-    """probe_records(path) once the probe has written at least `count` records."""
-    wait_for_records(path, count, timeout)
-    return probe_records(path)
-
-
-def run_probe(argv: list[str], env: dict[str, str], cwd: Path | str, out: Path) -> list[dict]:
-    """Run argv (which runs the probe) with exactly `env`; what the probe recorded."""
-    out.unlink(missing_ok=True)
-    subprocess.run(argv, env=env | {"PROBE_OUT": str(out)}, cwd=cwd, check=True, timeout=30)
-    return probe_records(out)
-
-
-def sh_c_reference(command: str, env: dict[str, str], cwd: Path | str, out: Path) -> list[dict]:
-    """What `sh -c COMMAND` with the intended environment gives the probe: the reference
-    every format is held to."""
-    return run_probe(["sh", "-c", command], env, cwd, out)

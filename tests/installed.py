@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, Run
+from helpers import REPO, Run
 
 
 def run_installed(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Run:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import snapshot, write_app
+from helpers import snapshot, write_app
 from installed import run_installed
 
 from exporter.check import lint_commands

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FIXTURES, read_tree, snapshot, write_app
+from helpers import FIXTURES, read_tree, snapshot, write_app
 
 from exporter import __version__
 

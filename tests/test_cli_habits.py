@@ -3,14 +3,9 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import subprocess
-import sys
-
 import pytest
 import typer
-from conftest import REPO, write_app
+from helpers import REPO, run_on_a_terminal, write_app
 from installed import run_installed
 
 from exporter.cli import app as cli_app
@@ -83,33 +78,6 @@ def test_completion_of_check_offers_checks_own_options(tmp_path):
     assert "--force" in complete(app, "procexport systemd --f")
 
 
-def run_on_a_terminal(args: list[str], cwd, env: dict[str, str]) -> str:
-    """stdout of the command when it is a pseudo-terminal."""
-    master, slave = pty.openpty()
-    environment = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    environment |= {"PYTHONPATH": str(REPO)} | env
-    process = subprocess.Popen(
-        [sys.executable, "-m", "exporter", *args],
-        cwd=cwd,
-        env=environment,
-        stdout=slave,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert process.wait(timeout=60) == 1
-    return b"".join(chunks).decode()
-
-
 @pytest.mark.parametrize(
     ("env", "args", "coloured"),
     [
@@ -128,7 +96,9 @@ def test_no_color_turns_the_diff_colour_off_on_a_terminal_and_color_beats_it(
     out = tmp_path / "out"
     assert run_installed("systemd", str(out), "-q", cwd=app).status == 0
     (app / "Procfile").write_text("web: serve --changed\n")
-    text = run_on_a_terminal(["systemd", str(out), "--dry-run", *args], app, env)
+    result = run_on_a_terminal("systemd", str(out), "--dry-run", *args, cwd=app, env=env)
+    assert result.status == 1
+    text = result.stdout
     assert '+ExecStart=/bin/sh -c "serve --changed"' in text
     assert ("\x1b[" in text) is coloured
 

@@ -13,7 +13,7 @@ import types
 from pathlib import Path
 
 import pytest
-from conftest import REPO, read_tree, snapshot, write_app
+from helpers import REPO, export, read_tree, snapshot, write_app
 
 import exporter.journal
 import exporter.sync
@@ -25,10 +25,6 @@ PROCFILE = "web: serve\nworker: work\nclock: tick\n"
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
     return write_app(tmp_path / "shop", PROCFILE)
-
-
-def export(procexport, app: Path, fmt: str, out: Path, *args: str):
-    return procexport(fmt, str(out), "-q", *args, cwd=app)
 
 
 def scratch_files(directory: Path) -> list[str]:

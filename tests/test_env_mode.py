@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import (
+from helpers import (
     INIT_FORMATS,
     NASTY_COMMANDS,
     NASTY_VALUES,
     dotenv_line,
+    expected_port,
     probe_records,
     read_tree,
     sh_c_reference,
@@ -107,7 +108,7 @@ def test_a_real_supervisord_sources_every_value_exactly(procexport, tmp_path):
             | NASTY_VALUES
             | SECRET_FREE
             | {
-                "PORT": str(5000 + 100 * index),
+                "PORT": str(expected_port(index)),
                 "PS": f"{name}.1",
             }
         )
@@ -137,7 +138,7 @@ def test_upstart_jobs_source_every_value_exactly(procexport, tmp_path):
             | NASTY_VALUES
             | SECRET_FREE
             | {
-                "PORT": str(5000 + 100 * index),
+                "PORT": str(expected_port(index)),
                 "PS": f"{name}.1",
                 "PROBE_WAIT": "0",
             }

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO, snapshot, write_app
+from helpers import REPO, snapshot, write_app
 
 PROCFILE = "web: serve\nworker: work\n"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import REPO, snapshot, write_app
+from helpers import REPO, snapshot, write_app
 from test_errors import _stable_part
 
 UPSTART_CLASH = (

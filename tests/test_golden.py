@@ -1,8 +1,8 @@
 """The fixture apps' output, byte for byte, against the reviewed golden files."""
 
 import pytest
-from conftest import read_tree, snapshot
 from golden import APPS, expected_dir, export_fixture
+from helpers import read_tree, snapshot
 
 from exporter.formats import FORMAT_NAMES
 

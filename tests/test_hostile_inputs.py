@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import REPO, snapshot, write_app
+from helpers import REPO, snapshot, write_app
 from test_errors import _stable_part
 
 PROCFILE = "web: serve\nworker: work\n"
@@ -254,7 +254,7 @@ def test_readme_lists_every_new_message():
 
 def test_the_largest_timeout_reaches_systemd_exactly(procexport, tmp_path):
     import systemd_oracle
-    from conftest import read_tree
+    from helpers import read_tree
 
     if not systemd_oracle.available():
         pytest.skip("systemd is not installed")

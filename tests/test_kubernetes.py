@@ -11,14 +11,16 @@ import subprocess
 from pathlib import Path
 from signal import SIGKILL
 
+import helpers
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     PROBE_COMMAND,
     dotenv_line,
+    expected_port,
     run_probe,
     sh_c_reference,
     wait_for_records,
@@ -32,9 +34,7 @@ DNS_1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, dict]:
-    result = procexport(
-        "kubernetes", str(out), "-q", "--image", "registry.test/app:1", *args, cwd=app
-    )
+    result = helpers.export(procexport, app, "kubernetes", out, *args, image="registry.test/app:1")
     assert result.status == 0, result.stderr
     return {p.name: yaml.safe_load(p.read_bytes().decode()) for p in sorted(out.glob("*.yaml"))}
 
@@ -138,7 +138,7 @@ def test_the_kubelet_starts_each_container_with_the_sh_c_argv_and_environment(pr
         env = container_environment(container, objects, pod)
         assert env == NASTY_VALUES | {
             "FROM_TOML": "toml $(PORT) $$ %i",
-            "PORT": str(5000 + 100 * index),
+            "PORT": str(expected_port(index)),
             "PS": pod,
         }, name
         argv = container_argv(container, env)

@@ -13,14 +13,15 @@ import subprocess
 import time
 from pathlib import Path
 
+import helpers
 import pytest
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     PROBE_COMMAND,
     dotenv_line,
+    expected_port,
     raw_records,
-    read_tree,
     run_probe,
     sh_c_reference,
     write_app,
@@ -31,7 +32,7 @@ from test_errors import _stable_part
 
 from exporter.errors import ExportError
 from exporter.formation import EnvVar, ProcessType, Setting
-from exporter.formats import RenderContext, get_format
+from exporter.formats import FileChange, RenderContext, get_format
 from exporter.formats.launchd import forward_stop_signal, render_launchd
 from exporter.plan import Instance, Plan, Process
 
@@ -53,9 +54,7 @@ def load(text: str) -> dict:
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, str]:
-    result = procexport("launchd", str(out), *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(procexport, app, "launchd", out, *args, quiet=False).files
 
 
 def nasty_app(tmp_path: Path) -> tuple[Path, Path]:
@@ -91,7 +90,7 @@ def test_every_plist_reads_back_as_exactly_the_job_launchd_should_run(procexport
         assert load(files[f"{label}.plist"]) == {
             "Label": label,
             "ProgramArguments": ["/bin/sh", "-c", forward_stop_signal("TERM"), "/bin/sh", command],
-            "EnvironmentVariables": expected_env(name, 5000 + 100 * index),
+            "EnvironmentVariables": expected_env(name, expected_port(index)),
             "WorkingDirectory": str(root),
             "KeepAlive": True,
             "RunAtLoad": True,
@@ -111,7 +110,7 @@ def test_the_process_launchd_would_start_receives_what_sh_c_gives(procexport, tm
         job = load(files[f"nasty-{name}-1.plist"])
         env = job["EnvironmentVariables"]
         got = run_probe(job["ProgramArguments"], env, job["WorkingDirectory"], probe_out)
-        want = sh_c_reference(command, expected_env(name, 5000 + 100 * index), root, probe_out)
+        want = sh_c_reference(command, expected_env(name, expected_port(index)), root, probe_out)
         assert got == want, name
         assert got, name
 
@@ -259,7 +258,7 @@ def test_a_job_with_another_stop_signal_runs_the_command_as_sh_c_does(procexport
     got = run_probe(job["ProgramArguments"], job["EnvironmentVariables"], root, out)
     index = list(NASTY_COMMANDS).index("dollar")
     want = sh_c_reference(
-        NASTY_COMMANDS["dollar"], expected_env("dollar", 5000 + 100 * index), root, out
+        NASTY_COMMANDS["dollar"], expected_env("dollar", expected_port(index)), root, out
     )
     assert got == want
 
@@ -290,7 +289,7 @@ def test_env_mode_file_keeps_secrets_out_of_the_plist_and_the_job_reads_them(
     probe = tmp_path / "probe.jsonl"
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
         job = load(files[f"shop-{name}-1.plist"])
-        instance = {"PORT": str(5000 + 100 * index), "PS": f"{name}.1"}
+        instance = {"PORT": str(expected_port(index)), "PS": f"{name}.1"}
         assert job["EnvironmentVariables"] == instance
         assert str(out / "shop.env") in job["ProgramArguments"]
         assert command in job["ProgramArguments"]
@@ -387,7 +386,8 @@ def test_a_launch_agent_is_loaded_into_the_users_gui_domain(procexport, tmp_path
     assert result.stderr.splitlines()[2] == (
         f"  launchctl bootstrap gui/$(id -u) '{out}/shop-web-1.plist'"
     )
-    steps = get_format("launchd").next_steps("shop", [], [f"{out}/shop-web-1.plist"], [])
+    removed = FileChange("removed", "shop-web-1.plist", "shop-web-1")
+    steps = get_format("launchd").next_steps("shop", [removed], str(out))
     assert steps == ["launchctl bootout gui/$(id -u)/shop-web-1"]
 
 
@@ -407,11 +407,10 @@ def one_process_plan(command: str, value: str, root: str, procfile: str, log: st
         timeout=30,
         stop_signal="TERM",
         env=(EnvVar("VALUE", value, "test"),),
-        service=True,
         user_setting=Setting("--user"),
     )
-    process = Process(ptype, (Instance("web", 1, 5000),))
-    return Plan("app", procfile, root, "/bin/sh", log, "inline", (process,))
+    process = Process(ptype, (Instance("web", 1, 5000, "app"),), "app")
+    return Plan("app", procfile, root, "/bin/sh", log, (process,))
 
 
 # Pieces that XML writers and readers trip over, mixed with any character at all.

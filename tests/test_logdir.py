@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROBE_COMMAND, write_app
+from helpers import PROBE_COMMAND, write_app
 from installed import run_installed
 from supervisor_harness import Supervisor
 

@@ -11,10 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import helpers
 import pytest
 import systemd_oracle
 import yaml
-from conftest import PROBE, probe_records, read_tree, run_probe, write_app
+from helpers import PROBE, probe_records, run_probe, write_app
 from kubelet_model import container_argv, container_environment
 from supervisor_harness import Supervisor
 from upstart_model import job_environment, main_process_argv, parse_job
@@ -44,9 +45,7 @@ def login_app(tmp_path: Path, command: str = "apptool web $PORT", **formation) -
 def export(app: Path, format_name: str, out: Path, *args: str) -> dict[str, str]:
     from installed import run_installed
 
-    result = run_installed(format_name, str(out), "-q", *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(run_installed, app, format_name, out, *args).files
 
 
 def wait_for_record(path: Path) -> dict:

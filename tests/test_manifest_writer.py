@@ -4,7 +4,7 @@ and read back by tomllib as the same names, for any file name."""
 import tomllib
 
 import tomli_w
-from conftest import write_app
+from helpers import write_app
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import INIT_FORMATS, REPO, read_tree, snapshot, write_app
+from helpers import INIT_FORMATS, REPO, read_tree, snapshot, write_app
 
 from exporter.formats import get_format
 from exporter.packaging import package_steps

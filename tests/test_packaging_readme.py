@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import systemd_oracle
-from conftest import FIXTURES, REPO, read_tree, snapshot
+from helpers import FIXTURES, REPO, read_tree, snapshot
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 SECTION = README[README.index("\n## Packaging\n") : README.index("\n## Error messages\n")]

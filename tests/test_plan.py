@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import write_app
+from helpers import write_app
 
 from exporter.errors import ExportError
 from exporter.formation import Options, load_formation

@@ -9,8 +9,6 @@ never executed.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import posixpath
 import shutil
@@ -21,13 +19,13 @@ from pathlib import Path
 import pytest
 import systemd_oracle
 import tomli_w
+from helpers import export, run_in_process
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from supervisor_harness import execv_args, load_programs
 from systemd_envfile_model import parse_env_file
 from upstart_model import UpstartParseError, parse_job
 
-from exporter.cli import main
 from exporter.formats.shell import SOURCE_THEN_RUN
 
 NASTY = "'\"%$\\;# \t`!&|<>(){}[]*?~=,:@éñ☃日\u200b\u2028\x07\x1b\x7f"
@@ -39,23 +37,6 @@ PATHS = st.text(alphabet="ab /%'\"$\\;#é\t.-", max_size=16).map(lambda s: "/srv
 
 # Examples per property on top of the loaded profile (conftest.py: derandomized in CI).
 PROFILE = settings(max_examples=int(os.environ.get("PROCEXPORT_PROPERTY_EXAMPLES", "30")))
-
-
-def run(args: list[str], app: Path) -> tuple[int, str, str]:
-    """The CLI in-process: exit status, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    previous = Path.cwd()
-    os.chdir(app)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(args)
-                status = 0
-            except SystemExit as exc:
-                status = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        os.chdir(previous)
-    return status, out.getvalue(), err.getvalue()
 
 
 # Hypothesis runs a test body many times in one pytest test, so apps cannot live in tmp_path:
@@ -117,7 +98,7 @@ ENVS = st.dictionaries(st.sampled_from(["A", "B_2", "PATHISH", "PORT", "PS"]), V
 def test_systemd_delivers_any_command_value_root_and_log_exactly(command, env, root, log):
     app = make_app(command, env, {"root": root, "log": log})
     out = app.parent / "out"
-    status, stdout, stderr = run(["systemd", str(out), "-q"], app)
+    status, stdout, stderr = export(run_in_process, app, "systemd", out)
     if status != 0:
         assert_refused(status, stdout, stderr)
         assert not out.exists()
@@ -139,7 +120,7 @@ def test_systemd_delivers_any_command_value_root_and_log_exactly(command, env, r
 def test_supervisord_delivers_any_command_value_and_root_exactly(command, env, root):
     app = make_app(command, env, {"root": root})
     out = app.parent / "out"
-    status, stdout, stderr = run(["supervisord", str(out), "-q", "-u", "root"], app)
+    status, stdout, stderr = export(run_in_process, app, "supervisord", out, "-u", "root")
     if status != 0:
         assert_refused(status, stdout, stderr)
         return
@@ -165,7 +146,7 @@ def shell_words(line: str) -> list[str]:
 def test_upstart_delivers_any_command_value_and_root_exactly(command, env, root):
     app = make_app(command, env, {"root": root})
     out = app.parent / "out"
-    status, stdout, stderr = run(["upstart", str(out), "-q"], app)
+    status, stdout, stderr = export(run_in_process, app, "upstart", out)
     if status != 0:
         assert_refused(status, stdout, stderr)
         return
@@ -215,7 +196,7 @@ def test_env_files_carry_any_dotenv_value_exactly(secrets):
     wanted = {k: v for k, v in secrets.items() if k != "PS"}
     for fmt in ("systemd", "supervisord", "upstart"):
         out = app.parent / f"out-{fmt}"
-        status, _, stderr = run([fmt, str(out), "-q", "-u", "root"], app)
+        status, _, stderr = export(run_in_process, app, fmt, out, "-u", "root")
         assert status == 0, stderr
         env_file = out / "app.env"
         if not wanted:
@@ -235,7 +216,7 @@ def test_any_app_and_user_name_is_used_verbatim_or_refused(app_name, user):
     (app / "formation.toml").write_text("", encoding="utf-8")
     for fmt in ("systemd", "supervisord", "upstart"):
         out = app.parent / f"out-{fmt}"
-        status, stdout, stderr = run([fmt, str(out), "-q", "-a", app_name, "-u", user], app)
+        status, stdout, stderr = export(run_in_process, app, fmt, out, "-a", app_name, "-u", user)
         if status != 0:
             assert_refused(status, stdout, stderr)
             assert not out.exists()
@@ -253,7 +234,7 @@ def test_kubernetes_delivers_any_command_and_value_exactly(command, env, secrets
 
     app = make_app(command, env, {"kubernetes": {"image": "i:1"}}, dotenv_text(secrets))
     out = app.parent / "out"
-    status, stdout, stderr = run(["kubernetes", str(out), "-q"], app)
+    status, stdout, stderr = export(run_in_process, app, "kubernetes", out)
     if status != 0:
         assert_refused(status, stdout, stderr)
         return

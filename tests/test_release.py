@@ -9,9 +9,10 @@ import re
 import time
 from pathlib import Path
 
+import helpers
 import pytest
 import systemd_oracle
-from conftest import read_tree, write_app
+from helpers import write_app
 
 needs_systemd = pytest.mark.skipif(
     not systemd_oracle.available() and not os.environ.get("CI"),
@@ -22,9 +23,7 @@ PROCFILE = "web: serve\nrelease: ./migrate 100% $PS\nworker: work\n"
 
 
 def export(procexport, app: Path, out: Path, format_name: str, *args: str) -> dict[str, str]:
-    result = procexport(format_name, str(out), "-q", *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(procexport, app, format_name, out, *args).files
 
 
 def release_app(tmp_path: Path, procfile: str = PROCFILE, **formation) -> Path:
@@ -296,9 +295,7 @@ def test_upstart_without_a_release_keeps_the_plain_chain(procexport, tmp_path):
 def kubernetes_manifests(procexport, app: Path, out: Path, *args: str) -> dict[str, dict]:
     import yaml
 
-    result = procexport(
-        "kubernetes", str(out), "-q", "--image", "registry.test/app:1", *args, cwd=app
-    )
+    result = helpers.export(procexport, app, "kubernetes", out, *args, image="registry.test/app:1")
     assert result.status == 0, result.stderr
     return {p.name: yaml.safe_load(p.read_text()) for p in sorted(out.glob("*.yaml"))}
 
@@ -342,7 +339,7 @@ def test_kubernetes_release_is_a_valid_job_run_once_and_listed_in_the_kustomizat
 def test_kubernetes_release_container_runs_what_sh_c_would_with_the_same_environment(
     procexport, tmp_path
 ):
-    from conftest import NASTY_VALUES, dotenv_line
+    from helpers import NASTY_VALUES, dotenv_line
     from kubelet_model import container_argv, container_environment
 
     values = {k: v for k, v in NASTY_VALUES.items() if k in ("DOLLAR", "PERCENT", "BOTH")}

@@ -67,12 +67,14 @@ def test_the_formats_package_still_offers_file_and_rendering_to_format_modules()
 SHOP = ROOT / "fixtures" / "shop"
 
 
-def _shop_plan(monkeypatch, env_mode: str):
+def _shop_plan(monkeypatch, env_mode: str, format_name: str = "systemd"):
     from exporter.formation import Options, load_formation
+    from exporter.formats import get_format
     from exporter.plan import build_plan
 
     monkeypatch.chdir(SHOP)
-    return build_plan(load_formation(Options(env_mode=env_mode), SHOP))
+    settings = get_format(format_name).read_settings
+    return build_plan(load_formation(Options(env_mode=env_mode), SHOP, read_settings=settings))
 
 
 @pytest.mark.parametrize("format_name", ["systemd", "supervisord", "upstart", "runit", "launchd"])
@@ -81,7 +83,7 @@ def test_where_the_files_are_installed_changes_only_the_env_file_paths(monkeypat
     two install places differ only where the configuration names its env file."""
     from exporter.formats import Install, render
 
-    plan = _shop_plan(monkeypatch, "file")
+    plan = _shop_plan(monkeypatch, "file", format_name)
     first = render(format_name, plan, install=Install.at(Path("/etc/one")), bytecode_cache=False)
     second = render(format_name, plan, install=Install.at(Path("/opt/two")), bytecode_cache=False)
     assert first.keys() == second.keys()
@@ -98,7 +100,8 @@ def test_a_preview_with_env_files_still_needs_a_location(monkeypatch):
     plan = _shop_plan(monkeypatch, "file")
     with pytest.raises(ExportError, match=r"^--env-mode file needs a LOCATION: the configuration"):
         render("systemd", plan, bytecode_cache=False)
-    assert render("kubernetes", plan)  # its .env values go to a Secret: no path to name
+    # kubernetes: its .env values go to a Secret, so there is no path to name
+    assert render("kubernetes", _shop_plan(monkeypatch, "file", "kubernetes"))
 
 
 def test_the_generated_by_line_in_each_comment_syntax():

@@ -10,9 +10,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import helpers
 import pytest
 import systemd_oracle
-from conftest import read_tree, write_app
+from helpers import write_app
 
 needs_systemd = pytest.mark.skipif(
     not systemd_oracle.available() and not os.environ.get("CI"),
@@ -23,9 +24,7 @@ PROCFILE = "web: serve\nworker: work\n"
 
 
 def export(procexport, app: Path, out: Path, format_name: str, *args: str) -> dict[str, str]:
-    result = procexport(format_name, str(out), "-q", *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(procexport, app, format_name, out, *args).files
 
 
 # systemd -----------------------------------------------------------------------------------

@@ -12,13 +12,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import helpers
 import pytest
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     PROBE_COMMAND,
     REPO,
     dotenv_line,
+    expected_port,
     probe_app,
     raw_records,
     read_tree,
@@ -30,7 +32,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from runit_harness import RUNSVDIR_ENVIRONMENT, Runsvdir, process_table, wait_until
 
-from exporter.cli import main
 from exporter.formats.shell import SOURCE_THEN_RUN
 
 needs_root = pytest.mark.skipif(
@@ -41,7 +42,7 @@ PASSED_ON = {"PATH": RUNSVDIR_ENVIRONMENT["PATH"]}
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> str:
-    result = procexport("runit", str(out), "-u", "root", *args, cwd=app)
+    result = helpers.export(procexport, app, "runit", out, *args, quiet=False, user="root")
     assert result.status == 0, result.stderr
     return result.stderr
 
@@ -92,7 +93,7 @@ def test_runsv_starts_every_instance_as_sh_c_would_with_exactly_its_environment(
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
         for number in (1, 2) if name == "quotes" else (1,):
             ps = f"{name}.{number}"
-            env = PASSED_ON | NASTY_VALUES | {"PORT": str(5000 + 100 * index + number - 1)}
+            env = PASSED_ON | NASTY_VALUES | {"PORT": str(expected_port(index, number))}
             env |= {"PS": ps, "PROBE_WAIT": "0"}
             want = sh_c_reference(command, env, app, reference / f"{ps}.jsonl")
             assert want, ps
@@ -115,7 +116,7 @@ def test_env_mode_file_values_reach_the_app_exactly_from_the_0600_file(procexpor
             count = 3 if name == "semicolon" else 1
             running[name] = records(tmp_path / f"probe-{name}.1.jsonl", count)[:count]
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
-        env = PASSED_ON | NASTY_VALUES | {"PORT": str(5000 + 100 * index), "PS": f"{name}.1"}
+        env = PASSED_ON | NASTY_VALUES | {"PORT": str(expected_port(index)), "PS": f"{name}.1"}
         want = sh_c_reference(command, env | {"PROBE_WAIT": "0"}, app, tmp_path / f"r-{name}")
         assert [without_pid(r) for r in running[name]] == want, name
 
@@ -484,14 +485,8 @@ def test_run_scripts_deliver_any_command_value_root_and_log_exactly(
             dotenv = ""
         app = write_app(base / "app", f"web: {command}\n", formation, dotenv)
         out = base / "out"
-        previous = Path.cwd()
-        os.chdir(app)
-        try:
-            main(["runit", str(out), "-q"])
-        except SystemExit as exc:
-            assert exc.code == 0
-        finally:
-            os.chdir(previous)
+        result = helpers.export(helpers.run_in_process, app, "runit", out)
+        assert result.status == 0, result.stderr
         service = out / "app-web-1"
         runsv_env = {"PATH": "/usr/bin:/bin", "LEAK": "x"}
         subprocess.run(["/bin/sh", "./run"], cwd=service, env=runsv_env, check=True, timeout=30)

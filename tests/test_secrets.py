@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import INIT_FORMATS, NASTY_VALUES, Run, dotenv_line, snapshot, write_app
+from helpers import INIT_FORMATS, NASTY_VALUES, Run, dotenv_line, export, snapshot, write_app
 
 from exporter.formation import EnvVar
 from exporter.formats.kubernetes import HASH_ANNOTATION, HASH_NOT_SHOWN
@@ -52,7 +52,7 @@ def make_app(directory: Path, values: dict[str, str], **formation) -> Path:
 
 
 def run(procexport, fmt: str, app: Path, *args: str) -> Run:
-    return procexport(fmt, *args, "-u", USER, cwd=app)
+    return export(procexport, app, fmt, None, *args, quiet=False, user=USER)
 
 
 def leaked_forms(secret: str) -> set[str]:
@@ -442,7 +442,7 @@ def test_a_key_file_without_a_usable_key_is_refused(procexport, tmp_path):
 
 
 def test_readme_lists_the_key_errors():
-    from conftest import REPO
+    from helpers import REPO
     from test_errors import _stable_part
 
     readme = (REPO / "README.md").read_text()

@@ -7,12 +7,14 @@ import os
 import signal
 from pathlib import Path
 
+import helpers
 import pytest
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     PROBE_COMMAND,
     dotenv_line,
+    expected_port,
     probe_app,
     probe_records,
     sh_c_reference,
@@ -36,7 +38,7 @@ USER = getpass.getuser()
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> Path:
-    result = procexport("supervisord", str(out), "-u", USER, *args, cwd=app)
+    result = helpers.export(procexport, app, "supervisord", out, *args, quiet=False, user=USER)
     assert result.status == 0, result.stderr
     return out / f"{app.name}.conf"
 
@@ -51,7 +53,7 @@ def test_supervisors_loader_reads_back_every_command_and_value_exactly(procexpor
         assert program.environment == INLINE_VALUES | {
             "PROBE_WAIT": "1",
             "PROBE_OUT": str(tmp_path / "probe-{PS}.jsonl"),
-            "PORT": str(5000 + 100 * index),
+            "PORT": str(expected_port(index)),
             "PS": f"{name}.1",
         }, name
         assert program.directory == str(app)
@@ -109,7 +111,7 @@ def test_a_real_supervisord_starts_every_instance_with_the_sh_c_argv_and_environ
                 BASE_ENVIRONMENT
                 | INLINE_VALUES
                 | {
-                    "PORT": str(5000 + 100 * index + number - 1),
+                    "PORT": str(expected_port(index, number)),
                     "PS": ps,
                 }
             )

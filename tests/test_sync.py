@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import INIT_FORMATS, read_tree, snapshot, write_app
+from helpers import INIT_FORMATS, export, read_tree, snapshot, write_app
 
 import exporter.journal
 
@@ -16,10 +16,6 @@ PROCFILE = "web: serve\nworker: work\nclock: tick\n"
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
     return write_app(tmp_path / "shop", PROCFILE)
-
-
-def export(procexport, app: Path, fmt: str, out: Path, *args: str):
-    return procexport(fmt, str(out), "-q", *args, cwd=app)
 
 
 @pytest.mark.parametrize("fmt", INIT_FORMATS)

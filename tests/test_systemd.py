@@ -6,12 +6,14 @@ import os
 import subprocess
 from pathlib import Path
 
+import helpers
 import pytest
 import systemd_oracle
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     dotenv_line,
+    expected_port,
     read_tree,
     run_probe,
     sh_c_reference,
@@ -25,9 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, str]:
-    result = procexport("systemd", str(out), *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(procexport, app, "systemd", out, *args, quiet=False).files
 
 
 def nasty_app(tmp_path: Path) -> Path:
@@ -60,7 +60,7 @@ def test_systemd_parses_every_command_and_value_exactly_as_written(procexport, t
     assert warnings == []
     for index, (name, command) in enumerate(NASTY_COMMANDS.items()):
         unit = units[f"nasty-{name}@1.service"]
-        assert unit.environment == expected_env(name, 5000 + 100 * index), name
+        assert unit.environment == expected_env(name, expected_port(index)), name
         (argv,) = unit.exec_start
         assert systemd_oracle.substitute_variables(argv, unit.environment) == [
             "/bin/sh",
@@ -83,7 +83,7 @@ def test_the_process_systemd_would_start_receives_what_sh_c_gives(procexport, tm
         unit = units[f"nasty-{name}@1.service"]
         argv = systemd_oracle.substitute_variables(unit.exec_start[0], unit.environment)
         got = run_probe(argv, unit.environment, Path(unit.get("WorkingDirectory")), probe_out)
-        env = expected_env(name, 5000 + 100 * index)
+        env = expected_env(name, expected_port(index))
         want = sh_c_reference(command, env, app, probe_out)
         assert got == want, name
         assert got, name

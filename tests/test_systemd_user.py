@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import helpers
 import pytest
 import systemd_oracle
-from conftest import NASTY_COMMANDS, read_tree, run_probe, sh_c_reference, write_app
+from helpers import NASTY_COMMANDS, expected_port, run_probe, sh_c_reference, write_app
 from test_errors import _stable_part
 from test_systemd import expected_env, nasty_app
 
@@ -21,9 +22,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, str]:
-    result = procexport("systemd-user", str(out), *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(procexport, app, "systemd-user", out, *args, quiet=False).files
 
 
 def test_the_process_a_user_manager_would_start_receives_what_sh_c_gives(procexport, tmp_path):
@@ -35,7 +34,7 @@ def test_the_process_a_user_manager_would_start_receives_what_sh_c_gives(procexp
         unit = units[f"nasty-{name}@1.service"]
         argv = systemd_oracle.substitute_variables(unit.exec_start[0], unit.environment)
         got = run_probe(argv, unit.environment, Path(unit.get("WorkingDirectory")), probe_out)
-        want = sh_c_reference(command, expected_env(name, 5000 + 100 * index), app, probe_out)
+        want = sh_c_reference(command, expected_env(name, expected_port(index)), app, probe_out)
         assert got == want, name
         assert got, name
 
@@ -134,7 +133,7 @@ def test_next_steps_use_the_user_manager_and_mention_lingering(procexport, tmp_p
     ]
     second = procexport("systemd-user", str(out), "-a", "shop", "-m", "web=1", cwd=app)
     assert "  systemctl --user stop shop-worker.target shop-worker@1.service\n" in second.stderr
-    assert get_format("systemd-user").next_steps("shop", [], []) == [
+    assert get_format("systemd-user").next_steps("shop", [], str(out)) == [
         "systemctl --user daemon-reload",
         "systemctl --user enable --now shop.target",
         'loginctl enable-linger "$USER"  # or they stop when you log out',

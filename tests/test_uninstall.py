@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PROBE_COMMAND, read_tree, snapshot, write_app
+from helpers import PROBE_COMMAND, export, read_tree, snapshot, write_app
 from installed import run_installed
 from supervisor_harness import Supervisor
 
@@ -35,7 +35,7 @@ def exported(tmp_path: Path, format_name: str, *args: str) -> tuple[Path, Path]:
             (app / "formation.toml").read_text() + "\n[process.worker.env]\nQ = '1'\n"
         )
     out = tmp_path / "out"
-    result = run_installed(format_name, str(out), "-q", *args, cwd=app)
+    result = export(run_installed, app, format_name, out, *args)
     assert result.status == 0, result.stderr
     return app, out
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import helpers
 import libnih_oracle
 import pytest
-from conftest import (
+from helpers import (
     NASTY_COMMANDS,
     NASTY_VALUES,
     dotenv_line,
-    read_tree,
+    expected_port,
     run_probe,
     sh_c_reference,
     snapshot,
@@ -36,9 +37,7 @@ INLINE_VALUES = {k: v for k, v in NASTY_VALUES.items() if k != "NEWLINE"}
 
 
 def export(procexport, app: Path, out: Path, *args: str) -> dict[str, str]:
-    result = procexport("upstart", str(out), *args, cwd=app)
-    assert result.status == 0, result.stderr
-    return read_tree(out)
+    return helpers.export(procexport, app, "upstart", out, *args, quiet=False).files
 
 
 def jobs_of(files: dict[str, str]):
@@ -192,7 +191,7 @@ def test_every_job_parses_to_exactly_the_intended_settings(procexport, tmp_path)
     jobs = jobs_of(export(procexport, app, tmp_path / "out", "--timeout", "45"))
     for index, name in enumerate(NASTY_COMMANDS):
         job = jobs[f"nasty-{name}-1"]
-        assert job.env == INLINE_VALUES | {"PORT": str(5000 + 100 * index), "PS": f"{name}.1"}
+        assert job.env == INLINE_VALUES | {"PORT": str(expected_port(index)), "PS": f"{name}.1"}
         assert (job.setuid, job.setgid, job.chdir) == ("nasty", "staff", str(app))
         assert (job.kill_signal, job.kill_timeout, job.respawn) == ("TERM", 45, True)
         assert job.respawn_limit is not None
@@ -211,7 +210,7 @@ def test_the_main_process_receives_what_sh_c_gives(procexport, tmp_path):
             UPSTART_DEFAULT_ENV
             | INLINE_VALUES
             | {
-                "PORT": str(5000 + 100 * index),
+                "PORT": str(expected_port(index)),
                 "PS": f"{name}.1",
             }
         )

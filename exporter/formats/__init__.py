@@ -6,12 +6,13 @@ import importlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 # what a format renders lives in exporter/rendering.py, which sync imports too; format modules
 # import these names from here
 from exporter.rendering import (
     File,
+    FileChange,
     Install,
     RenderContext,
     Rendering,
@@ -20,6 +21,7 @@ from exporter.rendering import (
 )
 
 if TYPE_CHECKING:
+    from exporter.formation import Options
     from exporter.plan import Plan
 
 _MODULES = {
@@ -36,6 +38,7 @@ FORMAT_NAMES = tuple(_MODULES)
 __all__ = [
     "FORMAT_NAMES",
     "File",
+    "FileChange",
     "Format",
     "Install",
     "RenderContext",
@@ -49,34 +52,40 @@ __all__ = [
 
 class Format(NamedTuple):
     """A format: what `FORMAT = Format(...)` in exporter/formats/NAME.py declares, registered by
-    one line in _MODULES. Only the first four fields are required; the rest are hooks with
-    defaults that do nothing."""
+    one line in _MODULES (whose key is the name the command line uses). Only the first three
+    fields are required; the rest are hooks with defaults that do nothing."""
 
-    name: str  # as the command line names it
     # the Jinja filters its templates (and -t overrides) use: its escaping functions
     filters: Mapping[str, Callable[..., str]]
     # the plan -> every file, by path relative to LOCATION: pure, no I/O
     render: Callable[[Plan, RenderContext], Rendering]
-    # (app, changed paths, removed paths) -> the commands an operator runs after a write
-    next_steps: Callable[[str, list[str], list[str]], list[str]]
+    # (app, a FileChange for every file, absolute LOCATION as installed) -> the commands an
+    # operator runs after a write; pure: it reads units from the changes, never paths
+    next_steps: Callable[[str, list[FileChange], str], list[str]]
     # --env-mode file applies: .env values go to an env file the configuration names
     uses_env_files: bool = True
+    # the configuration names the processes' working directory (root) even when none was
+    # given, so --destdir needs it given as installed; False: only a root that was given
+    # (kubernetes: the image's own working directory otherwise)
+    names_root: bool = True
     # --destdir: (app, installed LOCATION) -> what the package's maintainer scripts must run;
     # None: the next steps of a first install, marked "after install"
     package_steps: Callable[[str, str], list[str]] | None = None
-    # (app, removed paths) -> how to stop and forget the app after --uninstall removed its files
-    uninstall_steps: Callable[[str, list[str]], list[str]] = lambda app, removed: []
+    # (app, a FileChange for every removed file, absolute LOCATION) -> how to stop and forget
+    # the app after --uninstall removed its files
+    uninstall_steps: Callable[[str, list[FileChange], str], list[str]] = (
+        lambda app, changes, location: []
+    )
+    # a path (relative to LOCATION) this format writes -> the File.unit of the file there: the
+    # unit of a file a write removes (the manifest lists paths only). By the manager's own
+    # naming rule (systemd and Upstart name a unit or job by its file, runit a service by its
+    # directory); None: the file belongs to none
+    unit_of: Callable[[str], str | None] = lambda path: None
     # -l DIR is where the processes' logs go: procexport creates it when writing
     uses_log_dir: bool = True
     # templates/<folder>/ to render with: "" for the format's own name, None for a format that
     # writes its files without templates (launchd: plistlib)
     template_folder: str | None = ""
-    # next_steps gets absolute paths, and the created ones as a fourth argument (launchd
-    # loads each file by its path)
-    absolute_paths_in_steps: bool = False
-    # (absolute LOCATION, {path: action value}) -> more steps, for a format whose steps name
-    # files in LOCATION (runit links its service directories into runsvdir's directory)
-    location_steps: Callable[[str, Mapping[str, str]], list[str]] | None = None
     # (LOCATION, paths a write would remove) -> raises ExportError when removing them now
     # would strand a running process (runit: runsv needs control/t to stop the app); --force
     # skips it
@@ -84,6 +93,10 @@ class Format(NamedTuple):
     # (the directory written, the rendering) -> raises ExportError when another file there
     # would clash with it (supervisord: a program name another app's include file defines)
     check_neighbours: Callable[[Path, Rendering], None] | None = None
+    # (the validated formation.toml as data, {} without one; the command line's Options) ->
+    # the format's own settings, which the plan carries as format_settings (kubernetes: its
+    # [kubernetes] table, --image, [process.T].service); None: the format has none
+    read_settings: Callable[[Mapping[str, Any], Options], object] | None = None
     # without a user set, the processes run as the account that loads the configuration
     # (systemctl --user, a LaunchAgent), not as the default user (the app name)
     runs_as_invoker: bool = False

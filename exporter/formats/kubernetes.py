@@ -14,10 +14,12 @@ import functools
 import hashlib
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from exporter.errors import ExportError
-from exporter.formats import File, Format, RenderContext, Rendering
+from exporter.formation import Options
+from exporter.formats import File, FileChange, Format, RenderContext, Rendering
 from exporter.formats.shell import login_flag
 from exporter.plan import Plan, Process
 from exporter.rendering import generated_by, with_generated_by
@@ -46,6 +48,41 @@ _NOT_A_STRING = frozenset(
 _NUMBER_START = re.compile(r"[-+]?[.0-9]")
 
 
+class Kubernetes(NamedTuple):
+    """Settings only the kubernetes format reads: formation.toml's [kubernetes] table, --image
+    and [process.T].service, read by kubernetes_settings (the format's read_settings hook)."""
+
+    image: str | None = None
+    namespace: str | None = None
+    version: tuple[int, int] = (1, 25)  # the Kubernetes version the manifests target
+    service: Mapping[str, bool] = {}  # [process.T].service where it is set
+
+    def has_service(self, type_name: str) -> bool:
+        """A type is reachable through a Service: `web` unless told otherwise."""
+        return self.service.get(type_name, type_name == "web")
+
+
+def kubernetes_settings(file: Mapping[str, Any], options: Options) -> Kubernetes:
+    """The format's own settings from the validated formation.toml and the command line."""
+    table = file.get("kubernetes") or {}
+    version = table.get("version") or "1.25"
+    return Kubernetes(
+        image=options.image or table.get("image"),
+        namespace=table.get("namespace"),
+        version=(1, int(version.split(".")[1])),
+        service={
+            name: settings["service"]
+            for name, settings in (file.get("process") or {}).items()
+            if settings and settings.get("service") is not None
+        },
+    )
+
+
+def _settings(plan: Plan) -> Kubernetes:
+    settings = plan.format_settings
+    return settings if isinstance(settings, Kubernetes) else Kubernetes()
+
+
 def kubernetes_command_arg(value: str) -> str:
     """A command word that the kubelet's `$(VAR)` expansion turns back into `value`: every
     `$` doubled, since `$$` is its escape for `$`."""
@@ -53,7 +90,7 @@ def kubernetes_command_arg(value: str) -> str:
 
 
 def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
-    settings = plan.kubernetes
+    settings = _settings(plan)
     if not settings.image:
         raise ExportError(
             "kubernetes needs an image: --image IMAGE, or `image` under [kubernetes] in "
@@ -69,15 +106,15 @@ def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
     if secrets:
         files[f"{plan.app}-secret.yaml"] = _secret(plan, secrets)
     for process in plan.processes:
-        name = f"{plan.app}-{process.name}"
+        name = process.full_name
         _check_name(name, "the name of the Deployment")
-        if process.type.service and not DNS_1035_LABEL.fullmatch(name):
+        if settings.has_service(process.name) and not DNS_1035_LABEL.fullmatch(name):
             raise ExportError(f"kubernetes cannot name the Service {name!r}: start with a letter")
         config = {var.name: var.value for var in process.type.env if not var.secret}
         if config:
             files[f"{name}-configmap.yaml"] = _config_map(plan, process, config)
         files[f"{name}-deployment.yaml"] = _deployment(plan, process, config, secrets, context)
-        if process.type.service:
+        if settings.has_service(process.name):
             files[f"{name}-service.yaml"] = _service(plan, process)
     if plan.release is not None:
         files |= _release_manifests(plan, secrets)
@@ -90,11 +127,21 @@ def render_kubernetes(plan: Plan, context: RenderContext) -> Rendering:
     kustomization["resources"] = list(files)
     files["kustomization.yaml"] = kustomization
     return {
-        path: File(_yaml(plan, manifest), mode=0o600, entries=secret_entries)
+        path: File(
+            _yaml(plan, manifest), mode=0o600, entries=secret_entries, unit=_object(manifest)
+        )
         if manifest.get("kind") == "Secret"
-        else File(_yaml(plan, manifest))
+        else File(_yaml(plan, manifest), unit=_object(manifest))
         for path, manifest in files.items()
     }
+
+
+def _object(manifest: dict[str, Any]) -> str | None:
+    """KIND/NAME (kubectl's notation) of the object a manifest describes; None for the
+    kustomization, which describes none."""
+    if manifest["kind"] == "Kustomization":
+        return None
+    return f"{manifest['kind'].lower()}/{manifest['metadata']['name']}"
 
 
 def _check_name(name: str, what: str) -> None:
@@ -107,8 +154,8 @@ def _check_name(name: str, what: str) -> None:
 
 def _metadata(plan: Plan, name: str, process: Process | None = None) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name}
-    if plan.kubernetes.namespace is not None:
-        metadata["namespace"] = plan.kubernetes.namespace
+    if _settings(plan).namespace is not None:
+        metadata["namespace"] = _settings(plan).namespace
     metadata["labels"] = _labels(plan, process)
     return metadata
 
@@ -144,7 +191,7 @@ def _config_map(plan: Plan, process: Process, config: dict[str, str]) -> dict[st
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(plan, f"{plan.app}-{process.name}-env", process),
+        "metadata": _metadata(plan, f"{process.full_name}-env", process),
         "data": config,
     }
 
@@ -160,26 +207,26 @@ def _container(
     if secrets:
         env_from.append({"secretRef": {"name": f"{plan.app}-env"}})
     if config:
-        env_from.append({"configMapRef": {"name": f"{plan.app}-{process.name}-env"}})
+        env_from.append({"configMapRef": {"name": f"{process.full_name}-env"}})
     container: dict[str, Any] = {
         "name": process.name,
-        "image": plan.kubernetes.image,
+        "image": _settings(plan).image,
         "command": [
             kubernetes_command_arg(word)
             for word in (plan.shell, *login_flag(ptype.login), "-c", ptype.command)
         ],
     }
-    if plan.kubernetes.root_given:
+    if plan.root_given:
         container["workingDir"] = plan.root
     if env_from:
         container["envFrom"] = env_from
     container["env"] = [
-        {"name": "PORT", "value": str(ptype.port)},
+        {"name": "PORT", "value": str(process.port)},
         {"name": "PS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
     ]
     if serves:
-        container["ports"] = [{"name": PORT_NAME, "containerPort": ptype.port}]
-        if ptype.service:
+        container["ports"] = [{"name": PORT_NAME, "containerPort": process.port}]
+        if _settings(plan).has_service(process.name):
             container["readinessProbe"] = {"tcpSocket": {"port": PORT_NAME}}
     container["lifecycle"] = _stop(plan, ptype.stop_signal)
     if ptype.user_setting is not None and ptype.user.isdigit():  # not the default: the app
@@ -189,7 +236,7 @@ def _container(
 
 def _pod_spec(plan: Plan, process: Process, container: dict[str, Any]) -> dict[str, Any]:
     pod_spec: dict[str, Any] = {"terminationGracePeriodSeconds": process.type.timeout}
-    if plan.kubernetes.version >= STOP_SIGNAL_SINCE:
+    if _settings(plan).version >= STOP_SIGNAL_SINCE:
         pod_spec["os"] = {"name": "linux"}  # stopSignal is only valid with an OS set
     pod_spec["containers"] = [container]
     return pod_spec
@@ -208,7 +255,7 @@ def _deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(plan, f"{plan.app}-{process.name}", process),
+        "metadata": _metadata(plan, process.full_name, process),
         "spec": {
             "replicas": len(process.instances),
             "selector": {"matchLabels": labels},
@@ -237,15 +284,15 @@ def _release_manifests(plan: Plan, secrets: dict[str, str]) -> dict[str, dict[st
     files: dict[str, dict[str, Any]] = {}
     config = {var.name: var.value for var in ptype.env if not var.secret}
     if config:
-        files[f"{plan.app}-release-configmap.yaml"] = _config_map(plan, process, config)
+        files[f"{process.full_name}-configmap.yaml"] = _config_map(plan, process, config)
     container = _container(plan, process, config, secrets, serves=False)
     pod_spec = {"restartPolicy": "Never", **_pod_spec(plan, process, container)}
     digest = hashlib.sha256(
         json.dumps([pod_spec, config, sorted(secrets)], sort_keys=True).encode("utf-8")
     ).hexdigest()
-    name = f"{plan.app}-release-{digest[:10]}"
+    name = f"{process.full_name}-{digest[:10]}"
     _check_name(name, "the name of the release Job")
-    files[f"{plan.app}-release-job.yaml"] = {
+    files[f"{process.full_name}-job.yaml"] = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": _metadata(plan, name, process),
@@ -297,7 +344,7 @@ def _stop(plan: Plan, signal: str) -> dict[str, Any]:
     lifecycle.stopSignal; before 1.33 the hook also signals PID 1 (which the shell ignores)."""
     kill = f"kill -s {signal} -- -1"
     lifecycle: dict[str, Any] = {}
-    if plan.kubernetes.version >= STOP_SIGNAL_SINCE:
+    if _settings(plan).version >= STOP_SIGNAL_SINCE:
         lifecycle["stopSignal"] = f"SIG{signal}"
     elif signal != "TERM":
         kill += f"; kill -s {signal} 1"
@@ -309,13 +356,13 @@ def _service(plan: Plan, process: Process) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(plan, f"{plan.app}-{process.name}", process),
+        "metadata": _metadata(plan, process.full_name, process),
         "spec": {
             "selector": _labels(plan, process),
             "ports": [
                 {
                     "name": PORT_NAME,
-                    "port": process.type.port,
+                    "port": process.port,
                     "targetPort": PORT_NAME,
                 }
             ],
@@ -357,16 +404,28 @@ def _yaml(plan: Plan, manifest: dict[str, Any]) -> str:
     return with_generated_by(text, generated_by(plan.procfile))
 
 
-def kubernetes_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
+def kubernetes_unit_of(path: str) -> str | None:
+    """The object (KIND/NAME) a manifest this format wrote at `path` describes: NAME-KIND.yaml,
+    a ConfigMap's or Secret's NAME with -env (a release Job's name also carries a digest, which
+    its path does not: the Job is deleted by its labels). None for kustomization.yaml."""
+    stem, _, kind = path.removesuffix(".yaml").rpartition("-")
+    if kind in ("deployment", "service", "job"):
+        return f"{kind}/{stem}"
+    if kind in ("configmap", "secret"):
+        return f"{kind}/{stem}-env"
+    return None
+
+
+def kubernetes_next_steps(app: str, changes: list[FileChange], location: str) -> list[str]:
     steps = ["kubectl apply -k LOCATION"]
-    for path in removed:  # apply does not delete what a kustomization no longer lists
-        stem, _, kind = path.removesuffix(".yaml").rpartition("-")
-        if kind in ("deployment", "service"):
-            steps.append(f"kubectl delete {kind} {stem}")
-        elif kind == "job":  # its name carries a digest: select it by its labels
+    for change in changes:  # apply does not delete what a kustomization no longer lists
+        if change.action != "removed" or change.unit is None:
+            continue
+        kind, _, name = change.unit.partition("/")
+        if kind == "job":  # its name carries a digest: select it by its labels
             steps.append(f"kubectl delete job -l app={app},process-type=release")
-        elif kind in ("configmap", "secret"):
-            steps.append(f"kubectl delete {kind} {stem}-env")
+        else:
+            steps.append(f"kubectl delete {kind} {name}")
     return steps
 
 
@@ -375,21 +434,23 @@ def kubernetes_package_steps(app: str, location: str) -> list[str]:
     return [f"after install, from a machine with cluster access: kubectl apply -k {location}"]
 
 
-def kubernetes_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+def kubernetes_uninstall_steps(app: str, changes: list[FileChange], location: str) -> list[str]:
     """The files are gone, so `kubectl delete -k` can no longer read them: each object by name
     (run `kubectl delete -k LOCATION` before --uninstall to the same effect)."""
-    return [step for step in kubernetes_next_steps(app, [], removed) if " delete " in step]
+    return [step for step in kubernetes_next_steps(app, changes, location) if " delete " in step]
 
 
 FORMAT = Format(
-    name="kubernetes",
     filters={},
     template_folder=None,  # PyYAML writes the manifests: no template to override
     writes_default_user=False,
     render=render_kubernetes,
+    read_settings=kubernetes_settings,
     uninstall_steps=kubernetes_uninstall_steps,
     next_steps=kubernetes_next_steps,
+    unit_of=kubernetes_unit_of,
     package_steps=kubernetes_package_steps,
     uses_env_files=False,  # .env values always go to a Secret
+    names_root=False,  # no workingDir unless a root is given
     uses_log_dir=False,  # logs are the cluster's
 )

@@ -11,7 +11,7 @@ import os
 import re
 
 from exporter.errors import ExportError
-from exporter.formats import File, Format, RenderContext, Rendering
+from exporter.formats import File, FileChange, Format, RenderContext, Rendering
 from exporter.formats.shell import login_flag, sh_env_files, shell_quote
 from exporter.plan import Instance, Plan, Process
 from exporter.rendering import comment_text, generated_by, with_generated_by
@@ -101,7 +101,7 @@ def launchd_job(
     """One instance's job, every string checked. The release phase runs once when loaded
     (KeepAlive false): launchd has no way to hold the other jobs back until it succeeded."""
     ptype = process.type
-    label = f"{plan.app}-release" if release else f"{plan.app}-{ptype.name}-{instance.number}"
+    label = instance.full_name  # APP-T-N, APP-release
     env = {
         var.name: (var.value, f"the value of {var.name} ({var.origin})")
         for var in process.inline_env
@@ -142,7 +142,8 @@ def render_launchd(plan: Plan, context: RenderContext) -> Rendering:
             launchd_string(env_file, f"the env file path {env_file!r}")
         for instance in process.instances:
             job = launchd_job(plan, process, instance, env_file, process in release)
-            files[f"{job['Label']}.plist"] = File(launchd_plist(job, plan.procfile))
+            label = instance.full_name
+            files[f"{label}.plist"] = File(launchd_plist(job, plan.procfile), unit=label)
     for name, file in sh_env_files(plan).items():  # sourced by the job's shell, as its user
         ptype = plan.env_files[name].type
         # without UserName a LaunchDaemon runs as root: the default user may not exist
@@ -151,44 +152,46 @@ def render_launchd(plan: Plan, context: RenderContext) -> Rendering:
     return files
 
 
-def launchd_domain(path: str) -> str:
+def launchd_domain(location: str) -> str:
     """A LaunchAgent is loaded into the user's GUI session, anything else as a daemon."""
-    if os.path.basename(os.path.dirname(path)) == "LaunchAgents":
+    if os.path.basename(location) == "LaunchAgents":
         return "gui/$(id -u)"
     return "system"
 
 
-def launchd_next_steps(
-    app: str, changed: list[str], removed: list[str], created: list[str] | None = None
-) -> list[str]:
-    """Paths are absolute here: `bootout` what was removed or changed (launchd does not reread
-    a loaded job's file), then `bootstrap` every new or changed file."""
-    created = created or []
-    jobs = [path for path in [*changed, *removed, *created] if path.endswith(".plist")]
-    leave = sorted(path for path in jobs if path not in created)
-    start = sorted(path for path in jobs if path not in removed)
+def launchd_unit_of(path: str) -> str | None:
+    """The job a file defines: LABEL.plist (None: an env file)."""
+    return path.removesuffix(".plist") if path.endswith(".plist") else None
+
+
+def launchd_next_steps(app: str, changes: list[FileChange], location: str) -> list[str]:
+    """`bootout` each job whose file was removed or changed (launchd does not reread a loaded
+    job's file), then `bootstrap` every new or changed file by its absolute path."""
+    jobs = sorted(
+        (c for c in changes if c.unit is not None and c.action != "unchanged"),
+        key=lambda c: c.path,
+    )
+    domain = launchd_domain(location)
     steps = [
-        f"launchctl bootout {launchd_domain(path)}/"
-        + shell_quote(os.path.basename(path).removesuffix(".plist"))
-        for path in leave
+        f"launchctl bootout {domain}/{shell_quote(c.unit)}"
+        for c in jobs
+        if c.action != "created" and c.unit is not None
     ]
-    steps += [f"launchctl bootstrap {launchd_domain(path)} {shell_quote(path)}" for path in start]
+    steps += [
+        f"launchctl bootstrap {domain} {shell_quote(os.path.join(location, c.path))}"
+        for c in jobs
+        if c.action != "removed"
+    ]
     return steps
 
 
-def launchd_uninstall_steps(app: str, removed: list[str]) -> list[str]:
-    """Each removed job (absolute paths) is booted out of launchd; its file is already gone."""
-    return launchd_next_steps(app, [], removed)
-
-
 FORMAT = Format(
-    name="launchd",
     filters={},
     render=render_launchd,
     next_steps=launchd_next_steps,
-    uninstall_steps=launchd_uninstall_steps,
+    uninstall_steps=launchd_next_steps,  # each removed job is booted out
+    unit_of=launchd_unit_of,
     template_folder=None,
     runs_as_invoker=True,
     writes_default_user=False,
-    absolute_paths_in_steps=True,
 )

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
 from pathlib import Path
 
 from exporter.errors import ExportError
-from exporter.formats import File, Format, RenderContext, Rendering
+from exporter.formats import File, FileChange, Format, RenderContext, Rendering
 from exporter.formats.shell import main_argv, sh_env_files, shell_quote
 from exporter.plan import Plan
 from exporter.rendering import generated_by
@@ -48,12 +47,12 @@ def render_runit(plan: Plan, context: RenderContext) -> Rendering:
             plan.shell, process.type.command, context.env_file_path(process), process.type.login
         )
         for instance in process.instances:
+            service = instance.full_name  # APP-T-N, APP-release
             if process in release:  # started by `sv once` (a `down` file keeps runsv from it)
-                service = f"{plan.app}-release"
                 note = "runsv does not start this service by itself; `sv once` runs it once."
-                files[f"{service}/down"] = File(generated_by(plan.procfile, note) + "\n")
-            else:
-                service = f"{plan.app}-{instance.type}-{instance.number}"
+                files[f"{service}/down"] = File(
+                    generated_by(plan.procfile, note) + "\n", unit=service
+                )
             values = {
                 "plan": plan,
                 "process": process,
@@ -73,7 +72,7 @@ def render_runit(plan: Plan, context: RenderContext) -> Rendering:
                 ("run", "run.j2"),
             ):
                 text = context.templates.get_template(template).render(values)
-                files[f"{service}/{path}"] = File(text, mode=SCRIPT)
+                files[f"{service}/{path}"] = File(text, mode=SCRIPT, unit=service)
     return files | sh_env_files(plan)
 
 
@@ -82,25 +81,26 @@ def _log_dir(plan: Plan, service: str) -> str:
     return "./main" if plan.log is None else f"{plan.log}/{service}"
 
 
-def runit_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
-    return []  # every step names a service directory in LOCATION: runit_location_steps
+def runit_unit_of(path: str) -> str | None:
+    """The service a file belongs to: runit's service is a directory (None: an env file)."""
+    service, slash, _ = path.partition("/")
+    return service if slash else None
 
 
-def runit_location_steps(location: str, actions: Mapping[str, str]) -> list[str]:
+def runit_next_steps(app: str, changes: list[FileChange], location: str) -> list[str]:
     """Link new service directories into runsvdir's, restart changed ones, unlink removed
     ones (stopped already: check_stopped) and delete what runsv left of them in LOCATION."""
 
     def services(action: str, script: str = "run") -> list[str]:
-        suffix = "/" + script
         return sorted(
-            path.removesuffix(suffix)
-            for path, done in actions.items()
-            if done == action and path.endswith(suffix) and path.count("/") == script.count("/") + 1
+            c.unit
+            for c in changes
+            if c.action == action and c.unit is not None and c.path == f"{c.unit}/{script}"
         )
 
     created, removed = services("created"), services("removed")
     restart = services("changed")
-    if any(done == "changed" and "/" not in path for path, done in actions.items()):
+    if any(c.action == "changed" and c.unit is None for c in changes):
         restart = services("changed") + services("unchanged")  # an env file they all source
     restart_logs = sorted(set(services("changed", "log/run")) - set(created) - set(removed))
 
@@ -117,9 +117,9 @@ def runit_location_steps(location: str, actions: Mapping[str, str]) -> list[str]
         targets = " ".join(shell_quote(f"{location}/{name}") for name in created)
         steps.append(f"ln -s {targets} {SERVICE_DIR}/")
     release = [
-        path.removesuffix("/down")
-        for path, done in actions.items()
-        if path.endswith("-release/down") and done != "removed"
+        c.unit
+        for c in changes
+        if c.unit is not None and c.path == f"{c.unit}/down" and c.action != "removed"
     ]
     if release:  # once per deploy: runsv never restarts it (`down`), nor holds the others back
         steps.append(f"sv once {linked(release)}")
@@ -134,9 +134,9 @@ def check_stopped(location: Path, removed: list[str]) -> None:
     """Refuse to remove the files of a service that runsv still runs: without its control/t,
     `sv down` would send TERM to the shell in front of the app and leave the app running."""
     for path in removed:
-        if path.count("/") != 1 or not path.endswith("/run"):
+        service = runit_unit_of(path)
+        if service is None or path != f"{service}/run":
             continue
-        service = path.removesuffix("/run")
         pid = _running_pid(location / service)
         if pid is not None:
             raise ExportError(
@@ -173,10 +173,10 @@ def _running_pid(service: Path) -> int | None:
 
 
 FORMAT = Format(
-    name="runit",
     filters={"shell_quote": shell_quote},
     render=render_runit,
     next_steps=runit_next_steps,
-    location_steps=runit_location_steps,
+    uninstall_steps=runit_next_steps,
+    unit_of=runit_unit_of,
     check_removal=check_stopped,
 )

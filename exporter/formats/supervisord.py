@@ -10,7 +10,7 @@ from pathlib import Path
 
 from exporter.errors import ExportError
 from exporter.formation import EnvVar
-from exporter.formats import File, Format, RenderContext, Rendering
+from exporter.formats import File, FileChange, Format, RenderContext, Rendering
 from exporter.formats.shell import main_argv, sh_env_files
 from exporter.plan import Instance, Plan
 
@@ -110,12 +110,12 @@ def _refuse_line_breaks(value: str, what: str) -> None:
         raise ExportError(f"supervisord cannot carry {what} {value!r}: it holds a line break")
 
 
-def supervisor_program_name(app: str, type_name: str, number: int) -> str:
-    """APP-T-N, as design.md names every instance. In one include directory every [program:]
-    section shares one namespace (a second section of the same name merges into the first),
-    and app `a` type `b-c` and app `a-b` type `c` both give `a-b-c-1`: check_neighbours
-    refuses that clash when writing."""
-    return f"{app}-{type_name}-{number}"
+def supervisor_program_name(instance: Instance) -> str:
+    """APP-T-N (APP-release), the instance's name in the plan. In one include directory every
+    [program:] section shares one namespace (a second section of the same name merges into the
+    first), and app `a` type `b-c` and app `a-b` type `c` both give `a-b-c-1`:
+    check_neighbours refuses that clash when writing."""
+    return instance.full_name
 
 
 _SECTION = re.compile(r"^\[(?:program|group|fcgi-program|eventlistener):([^\]]*)\]", re.M)
@@ -158,10 +158,7 @@ def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
                 f"supervisord cannot run {process.name} with group {process.type.group!r}: it "
                 "only switches to the user's own groups; remove `group` for this format"
             )
-    programs = {
-        instance: supervisor_program_name(plan.app, instance.type, instance.number)
-        for instance in plan.instances
-    }
+    programs = {instance: supervisor_program_name(instance) for instance in plan.instances}
     commands = {
         process.name: tuple(
             main_argv(
@@ -177,7 +174,8 @@ def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
         programs, commands = _with_release_program(plan, context, programs, commands)
     template = context.templates.get_template("app.conf.j2")
     text = template.render(plan=plan, programs=programs, commands=commands)
-    return {f"{plan.app}.conf": File(text)} | sh_env_files(plan)
+    # one file for the app's group of programs
+    return {f"{plan.app}.conf": File(text, unit=plan.app)} | sh_env_files(plan)
 
 
 def _with_release_program(
@@ -195,7 +193,7 @@ def _with_release_program(
             f"supervisord cannot run release with group {release.type.group!r}: it only "
             "switches to the user's own groups; remove `group` for this format"
         )
-    name = f"{plan.app}-release"
+    name = supervisor_program_name(release.instances[0])
     argv = tuple(
         main_argv(
             plan.shell, release.type.command, context.env_file_path(release), release.type.login
@@ -204,7 +202,12 @@ def _with_release_program(
     return {release.instances[0]: name} | programs, commands | {release.name: argv}
 
 
-def supervisord_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
+def supervisord_unit_of(path: str) -> str | None:
+    """The group an include file defines: APP.conf holds [group:APP] (None: an env file)."""
+    return path.removesuffix(".conf") if path.endswith(".conf") else None
+
+
+def supervisord_next_steps(app: str, changes: list[FileChange], location: str) -> list[str]:
     return ["supervisorctl reread", "supervisorctl update"]
 
 
@@ -217,13 +220,12 @@ def supervisord_package_steps(app: str, location: str) -> list[str]:
     ]
 
 
-def supervisord_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+def supervisord_uninstall_steps(app: str, changes: list[FileChange], location: str) -> list[str]:
     """`update` stops and removes the programs whose configuration is gone."""
     return ["supervisorctl reread", "supervisorctl update"]
 
 
 FORMAT = Format(
-    name="supervisord",
     filters={
         "supervisor_command": supervisor_command,
         "supervisor_environment": supervisor_environment,
@@ -233,6 +235,7 @@ FORMAT = Format(
     render=render_supervisord,
     uninstall_steps=supervisord_uninstall_steps,
     next_steps=supervisord_next_steps,
+    unit_of=supervisord_unit_of,
     package_steps=supervisord_package_steps,
     check_neighbours=check_neighbours,
 )

@@ -11,7 +11,7 @@ import re
 
 from exporter.errors import ExportError
 from exporter.formation import EnvVar
-from exporter.formats import File, Format, RenderContext, Rendering, secrets_header
+from exporter.formats import File, FileChange, Format, RenderContext, Rendering, secrets_header
 from exporter.formats.shell import env_file_entries
 from exporter.plan import Plan
 
@@ -71,24 +71,25 @@ def render_systemd(plan: Plan, context: RenderContext, user_manager: bool = Fals
     if user_manager:
         refuse_accounts(plan)
 
-    def add(path: str, template: str, **values: object) -> None:
+    def add(unit: str, template: str, **values: object) -> None:
+        """A unit file: named by its unit."""
         text = context.templates.get_template(template).render(
             plan=plan, user_manager=user_manager, **values
         )
-        files[path] = File(text)
+        files[unit] = File(text, unit=unit)
 
     add(f"{plan.app}.target", "app.target.j2")
     if plan.release is not None:
         path, file = render_systemd_release(plan, context, user_manager)
         files[path] = file
     for process in plan.processes:
-        unit = f"{plan.app}-{process.name}"
-        last = f"{unit}@{process.instances[-1].number}.service"
+        prefix = process.full_name
+        last = f"{prefix}@{process.instances[-1].number}.service"
         if len(last) > UNIT_NAME_MAX:
             raise ExportError(f"unit name {last!r} is longer than systemd's {UNIT_NAME_MAX}")
-        add(f"{unit}.target", "type.target.j2", process=process)
+        add(f"{prefix}.target", "type.target.j2", process=process)
         add(
-            f"{unit}@.service",
+            f"{prefix}@.service",
             "type.service.j2",
             process=process,
             env_file=context.env_file_path(process),
@@ -101,9 +102,8 @@ def render_systemd(plan: Plan, context: RenderContext, user_manager: bool = Fals
             process=process,
         )
         for instance in process.instances:
-            files[f"{unit}@{instance.number}.service.d/instance.conf"] = File(
-                render_instance(instance)
-            )
+            unit = f"{prefix}@{instance.number}.service"
+            files[f"{unit}.d/instance.conf"] = File(render_instance(instance), unit=unit)
     for name, process in plan.env_files.items():  # read by the manager itself
         lines = "".join(systemd_env_file_line(var) for var in process.secret_env)
         files[name] = File(
@@ -129,7 +129,8 @@ def render_systemd_release(
         instance=process.instances[0],
         env_file=context.env_file_path(process),
     )
-    return f"{plan.app}-release.service", File(text)
+    unit = f"{process.full_name}.service"
+    return unit, File(text, unit=unit)
 
 
 def refuse_accounts(plan: Plan) -> None:
@@ -149,16 +150,27 @@ def refuse_accounts(plan: Plan) -> None:
                 )
 
 
+def systemd_unit_of(path: str) -> str | None:
+    """The unit a file belongs to, by systemd's own naming: a unit file is named by its unit,
+    a drop-in lives in UNIT.d/. None for an env file."""
+    unit = path.split("/")[0].removesuffix(".d")
+    return unit if unit.endswith((".service", ".target")) else None
+
+
 def systemd_next_steps(
-    app: str, changed: list[str], removed: list[str], user_manager: bool = False
+    app: str, changes: list[FileChange], location: str, user_manager: bool = False
 ) -> list[str]:
+    """Stop what a removed file ran (an instance, a target, the release), never a template
+    (APP-T@.service runs nothing by itself), then reload and (re)start the app."""
     systemctl = "systemctl --user" if user_manager else "systemctl"
-    stop = [path.removesuffix(".d/instance.conf") for path in removed if path.endswith(".conf")]
-    stop += [path for path in removed if path.endswith(".target")]
-    stop += [path for path in removed if path == f"{app}-release.service"]
-    steps = [f"{systemctl} stop {' '.join(sorted(set(stop)))}"] if stop else []
+    stop = {
+        c.unit
+        for c in changes
+        if c.action == "removed" and c.unit is not None and not c.unit.endswith("@.service")
+    }
+    steps = [f"{systemctl} stop {' '.join(sorted(stop))}"] if stop else []
     steps += [f"{systemctl} daemon-reload", f"{systemctl} enable --now {app}.target"]
-    if changed:
+    if any(c.action == "changed" for c in changes):
         steps.append(f"{systemctl} restart {app}.target")
     if user_manager:
         steps.append('loginctl enable-linger "$USER"  # or they stop when you log out')
@@ -180,17 +192,18 @@ def systemd_package_steps(app: str, location: str) -> list[str]:
     ]
 
 
-def systemd_uninstall_steps(app: str, removed: list[str], user_manager: bool = False) -> list[str]:
+def systemd_uninstall_steps(
+    app: str, changes: list[FileChange], location: str, user_manager: bool = False
+) -> list[str]:
     """systemd keeps a removed unit loaded until daemon-reload: stop it, drop the
     multi-user.target.wants (or default.target.wants) link, then forget it."""
     systemctl = "systemctl --user" if user_manager else "systemctl"
     return [f"{systemctl} disable --now {app}.target", f"{systemctl} daemon-reload"]
 
 
-def systemd_format(name: str, user_manager: bool) -> Format:
+def systemd_format(user_manager: bool) -> Format:
     """The system manager's format, or (user_manager) the same for `systemctl --user`."""
     return Format(
-        name=name,
         filters={
             "systemd_exec_arg": systemd_exec_arg,
             "systemd_environment": systemd_environment,
@@ -199,6 +212,7 @@ def systemd_format(name: str, user_manager: bool) -> Format:
         render=functools.partial(render_systemd, user_manager=user_manager),
         next_steps=functools.partial(systemd_next_steps, user_manager=user_manager),
         uninstall_steps=functools.partial(systemd_uninstall_steps, user_manager=user_manager),
+        unit_of=systemd_unit_of,
         # a package installs system units; a user manager's units have no maintainer scripts
         package_steps=None if user_manager else systemd_package_steps,
         runs_as_invoker=user_manager,
@@ -207,5 +221,5 @@ def systemd_format(name: str, user_manager: bool) -> Format:
     )
 
 
-FORMAT = systemd_format("systemd", user_manager=False)
-USER_FORMAT = systemd_format("systemd-user", user_manager=True)
+FORMAT = systemd_format(user_manager=False)
+USER_FORMAT = systemd_format(user_manager=True)

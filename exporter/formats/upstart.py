@@ -8,7 +8,7 @@ import shlex
 
 from exporter.errors import ExportError
 from exporter.formation import EnvVar
-from exporter.formats import File, Format, RenderContext, Rendering
+from exporter.formats import File, FileChange, Format, RenderContext, Rendering
 from exporter.formats.shell import main_argv, sh_env_files, shell_quote
 from exporter.plan import Plan
 
@@ -70,26 +70,27 @@ def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
 
     files: Rendering = {}
 
-    def put(path: str, text: str) -> None:
-        if path in files:  # type `web-1` and instance 1 of `web` are both APP-web-1
+    def put(job: str, text: str) -> None:
+        """A job file: Upstart names a job by its file, JOB.conf."""
+        if f"{job}.conf" in files:  # type `web-1` and instance 1 of `web` are both APP-web-1
             raise ExportError(
-                f"upstart would write two jobs named {path.removesuffix('.conf')!r} (a type job "
+                f"upstart would write two jobs named {job!r} (a type job "
                 "and an instance job of another type): rename one of the process types"
             )
-        files[path] = File(text)
+        files[f"{job}.conf"] = File(text, unit=job)
 
-    def add(path: str, template: str, **values: object) -> None:
-        put(path, context.templates.get_template(template).render(plan=plan, **values))
+    def add(job: str, template: str, **values: object) -> None:
+        put(job, context.templates.get_template(template).render(plan=plan, **values))
 
     for path in (plan.root, plan.log, plan.shell):
         if path is not None:
             upstart_path(path)
-    add(f"{plan.app}.conf", "app.conf.j2")
+    add(plan.app, "app.conf.j2")
     for process in plan.processes:
         env_file = context.env_file_path(process)
         if env_file is not None:
             upstart_path(env_file)
-        add(f"{plan.app}-{process.name}.conf", "type.conf.j2", process=process)
+        add(process.full_name, "type.conf.j2", process=process)
         # the script block is run by the shell, not tokenized by Upstart
         main = shlex.join(
             main_argv(
@@ -103,7 +104,7 @@ def render_upstart(plan: Plan, context: RenderContext) -> Rendering:
             context.templates, "instance.conf.j2", plan=plan, process=process, main=main
         )
         for instance in process.instances:
-            put(f"{plan.app}-{process.name}-{instance.number}.conf", render_instance(instance))
+            put(instance.full_name, render_instance(instance))
     if plan.release is not None:
         files |= render_upstart_release(plan, context)
     return files | sh_env_files(plan)
@@ -123,13 +124,21 @@ def render_upstart_release(plan: Plan, context: RenderContext) -> Rendering:
     text = context.templates.get_template("release.conf.j2").render(
         plan=plan, process=process, instance=process.instances[0], main=main
     )
-    return {f"{plan.app}-release.conf": File(text)}
+    return {f"{process.full_name}.conf": File(text, unit=process.full_name)}
 
 
-def upstart_next_steps(app: str, changed: list[str], removed: list[str]) -> list[str]:
-    steps = [f"initctl stop {path.removesuffix('.conf')}" for path in removed]
+def upstart_unit_of(path: str) -> str | None:
+    """The job a file defines: Upstart names a job by its file, JOB.conf (None: an env file)."""
+    return path.removesuffix(".conf") if path.endswith(".conf") else None
+
+
+def upstart_next_steps(app: str, changes: list[FileChange], location: str) -> list[str]:
+    """Stop each removed job (a running job outlives its file), reload, restart the app."""
+    steps = [
+        f"initctl stop {c.unit}" for c in changes if c.action == "removed" and c.unit is not None
+    ]
     steps.append("initctl reload-configuration")
-    if changed:
+    if any(c.action == "changed" for c in changes):
         steps.append(f"initctl stop {app}")
     steps.append(f"initctl start {app}")
     return steps
@@ -144,13 +153,12 @@ def upstart_package_steps(app: str, location: str) -> list[str]:
     ]
 
 
-def upstart_uninstall_steps(app: str, removed: list[str]) -> list[str]:
+def upstart_uninstall_steps(app: str, changes: list[FileChange], location: str) -> list[str]:
     """A running job outlives its removed file until it stops; stopping APP stops them all."""
     return [f"initctl stop {app}", "initctl reload-configuration"]
 
 
 FORMAT = Format(
-    name="upstart",
     filters={
         "upstart_quote": upstart_quote,
         "upstart_env": upstart_env,
@@ -159,5 +167,6 @@ FORMAT = Format(
     render=render_upstart,
     uninstall_steps=upstart_uninstall_steps,
     next_steps=upstart_next_steps,
+    unit_of=upstart_unit_of,
     package_steps=upstart_package_steps,
 )
