@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Benchmark procexport against honcho and foreman, side by side, on this machine.
 
-    python3 bench/run.py [--reps N] [--quick] [--scaling-only]
+    python3 bench/run.py [--reps N] [--quick] [--scaling-only] [--instructions]
 
 Installs what it compares (procexport from this checkout and honcho[export] into venvs
 under bench/work/, foreman from Debian's ruby-foreman when run as root), then times each
 whole command from process start to exit, interleaved over N repetitions, and reports
-medians, the ratio procexport/peer and peak memory. The table is printed and written to
-bench/results.md with the machine and versions. The scaling run exports 1, 10, 100, 1,000 and
-10,000 instances with each tool and draws time against instances (log-log) into
-bench/scaling.png with matplotlib (`pip install '.[bench]'`). Nothing here is part of the test
-suite.
+medians, the ratio procexport/peer and peak memory. Beside the peers: the small export with
+its settings in formation.toml (procexport reads the file; the peers get the same settings as
+flags), and bench/floor.py, a bare script that only creates the large systemd layout. The
+table is printed and written to bench/results.md with the machine and versions. The scaling
+run exports 1, 10, 100, 1,000 and 10,000 instances with each tool and draws time against
+instances (log-log) into bench/scaling.png with matplotlib (`pip install '.[bench]'`).
+Nothing here is part of the test suite.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ FORMATS = ("systemd", "supervisord", "upstart")
 LARGE_TYPES, LARGE_INSTANCES = 100, 100
 SCALING_INSTANCES = (1, 10, 100, 1_000, 10_000)
 SCALING_FORMAT = "systemd"
+FLOOR_FORMAT = "systemd"  # bench/floor.py makes this format's layout
 # Output on tmpfs when there is one: on this kind of virtual disk the kernel's share of
 # creating 10,000 files varies by a factor of two from run to run, whoever creates them.
 DEFAULT_OUT = Path("/dev/shm/procexport-bench") if Path("/dev/shm").is_dir() else WORK / "out"
@@ -47,6 +50,37 @@ class Case:
     fresh_output: Path | None  # removed before every run, so each run writes everything
     times: list[float] = field(default_factory=list)
     peak_kb: int = 0
+    instructions: int | None = None  # user-space instructions, counted by valgrind
+
+
+def count_instructions(case: Case) -> None:
+    """One run under valgrind's cachegrind: the instructions the process executes in user
+    space. A count, not a time: the same on a busy machine as on a quiet one (the kernel's
+    share, the file system's work, is not in it)."""
+    if case.fresh_output is not None:
+        shutil.rmtree(case.fresh_output, ignore_errors=True)
+    argv = list(case.argv)
+    with open(argv[0], "rb") as head:  # a script: valgrind runs its interpreter
+        first = head.readline()
+    if first.startswith(b"#!"):
+        argv[:0] = first[2:].decode().split()
+    out = subprocess.run(
+        [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            *argv,
+        ],
+        cwd=case.cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    for line in out.stderr.splitlines():
+        if "I   refs:" in line or "I refs:" in line:
+            case.instructions = int(line.rpartition(":")[2].replace(",", ""))
 
 
 def run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -94,6 +128,15 @@ def make_apps() -> tuple[Path, Path]:
         "".join(f"t{i}: python3 -m http.server $PORT\n" for i in range(LARGE_TYPES))
     )
     return small, large
+
+
+def make_formation_file_app() -> Path:
+    """The small app with its settings in formation.toml (pydantic validates it)."""
+    app = WORK / "small-toml"
+    app.mkdir(parents=True, exist_ok=True)
+    (app / "Procfile").write_text("web: python3 -m http.server $PORT\nworker: sleep 1000\n")
+    (app / "formation.toml").write_text('app = "app"\n\n[formation]\nweb = 2\nworker = 1\n')
+    return app
 
 
 def make_scaling_apps() -> dict[int, tuple[Path, str]]:
@@ -174,6 +217,29 @@ def cases(tools: dict[str, str], small: Path, large: Path, out: Path) -> list[Ca
                     found.append(
                         export_case(f"{scenario} {fmt}", tool, tools, app, formation, fmt, target)
                     )
+        if fmt == FLOOR_FORMAT:
+            target = out / "floor"
+            python = str(Path(tools["procexport"]).parent / "python")
+            floor = [python, str(BENCH / "floor.py"), str(target)]
+            found.append(
+                Case(
+                    f"{LARGE_TYPES}x{LARGE_INSTANCES} {fmt}",
+                    "floor",
+                    [*floor, str(LARGE_TYPES), str(LARGE_INSTANCES)],
+                    large,
+                    target,
+                )
+            )
+        toml_app = make_formation_file_app()
+        for tool in ("procexport", "honcho", "foreman"):
+            if tool in tools:
+                target = out / f"small-toml-{fmt}-{tool}"
+                case = export_case(
+                    f"small {fmt}, formation.toml", tool, tools, toml_app, small_spec, fmt, target
+                )
+                if tool == "procexport":  # the same export, its settings read from the file
+                    case.argv = [tools["procexport"], fmt, str(target), "-q"]
+                found.append(case)
         unchanged = out / f"dry-{fmt}"
         export = [tools["procexport"], fmt, str(unchanged), "-a", "app", "-m", large_spec]
         run([*export, "-q"], cwd=large)
@@ -221,6 +287,7 @@ def machine() -> str:
 
 
 def report(all_cases: list[Case], reps: int, tools: dict[str, str], out: Path) -> str:
+    counted = any(case.instructions is not None for case in all_cases)
     lines = [
         "# Benchmark results",
         "",
@@ -232,8 +299,9 @@ def report(all_cases: list[Case], reps: int, tools: dict[str, str], out: Path) -
         f"Large formation: {LARGE_TYPES} process types x {LARGE_INSTANCES} instances.  ",
         "Reproduce: `python3 bench/run.py`",
         "",
-        "| scenario | tool | median s | fastest s | procexport / tool | peak MB |",
-        "|---|---|---:|---:|---:|---:|",
+        "| scenario | tool | median s | fastest s | procexport / tool | peak MB |"
+        + (" instructions (M) | procexport / tool |" if counted else ""),
+        "|---|---|---:|---:|---:|---:|" + ("---:|---:|" if counted else ""),
     ]
     by_scenario: dict[str, dict[str, Case]] = {}
     for case in all_cases:
@@ -243,11 +311,25 @@ def report(all_cases: list[Case], reps: int, tools: dict[str, str], out: Path) -
         for tool, case in group.items():
             median = statistics.median(case.times)
             ratio = "" if tool == "procexport" else f"{ours / median:.2f}"
-            lines.append(
+            if tool == "floor":  # how far above the floor procexport is, not a peer's ratio
+                ratio = f"{ours / median:.2f} (floor)"
+            line = (
                 f"| {scenario} | {tool} | {median:.3f} | {min(case.times):.3f} | {ratio} | "
                 f"{case.peak_kb / 1024:.0f} |"
             )
+            if counted:
+                line += _instructions_cells(group["procexport"], case)
+            lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def _instructions_cells(ours: Case, case: Case) -> str:
+    if case.instructions is None:
+        return " | |"
+    ratio = ""
+    if case is not ours and ours.instructions is not None:
+        ratio = f"{ours.instructions / case.instructions:.2f}"
+    return f" {case.instructions / 1e6:,.0f} | {ratio} |"
 
 
 def plot_scaling(all_cases: list[Case], path: Path) -> None:
@@ -286,6 +368,12 @@ def main() -> None:
         "--scaling-only", action="store_true", help="only the scaling curve (bench/scaling.png)"
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where exports go")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each command's instructions once under valgrind (slow; a busy "
+        "machine's timings vary, counts do not)",
+    )
     args = parser.parse_args()
     tools = setup()
     small, large = make_apps()
@@ -301,6 +389,10 @@ def main() -> None:
     for _ in range(args.reps):
         for case in all_cases:
             time_once(case)
+    if args.instructions:
+        for case in all_cases:
+            if not case.scenario.startswith("scaling") and case.tool != "foreman":
+                count_instructions(case)
     text = report(all_cases, args.reps, tools, args.out)
     shutil.rmtree(args.out, ignore_errors=True)
     if not args.quick:  # results.md and the plot hold full runs only

@@ -31,6 +31,7 @@ import os
 import re
 import stat
 from json.encoder import encode_basestring_ascii as _json_string
+from typing import NamedTuple
 
 from exporter.errors import ExportError
 from exporter.manifest import is_safe_relative
@@ -40,6 +41,15 @@ _TEMPORARY = re.compile(r"\.procexport-(new|old)-[0-9]+-[0-9]+")
 _JOURNAL = re.compile(r"\.procexport\..+\.journal")
 _counter = itertools.count()
 _umask: int | None = None  # the process's, read by write_through_journal
+
+
+class Step(NamedTuple):
+    """One recorded step. A tuple, not a dict: a large export holds 20,000 of them."""
+
+    op: str  # "mkdir", "write", "remove" or "prune"
+    path: str  # relative to LOCATION
+    temp: str | None = None  # write: the staged file, in LOCATION
+    backup: str | None = None  # what the step replaces (or removes), kept until commit
 
 
 def journal_name(manifest: str) -> str:
@@ -52,38 +62,36 @@ def _scratch(kind: str) -> str:
 
 def write_through_journal(dest: Destination, plan: SyncPlan) -> list[Change]:
     """Apply `plan`; on any failure restore LOCATION and raise one ExportError."""
-    steps: list[dict] = []
+    steps: list[Step] = []
     contents: dict[str, Change] = {}
     for directory, replaces_link in plan.make_dirs:
-        steps.append(
-            {"op": "mkdir", "path": directory, "backup": _scratch("old") if replaces_link else None}
-        )
+        steps.append(Step("mkdir", directory, None, _scratch("old") if replaces_link else None))
     for change in plan.pending:
         if change.action is Action.REMOVE:
-            steps.append({"op": "remove", "path": change.path, "backup": _scratch("old")})
+            steps.append(Step("remove", change.path, None, _scratch("old")))
             continue
-        step = {
-            "op": "write",
-            "path": change.path,
-            "temp": _scratch("new"),
-            "backup": _scratch("old") if change.action is Action.UPDATE else None,
-        }
-        contents[step["temp"]] = change
+        step = Step(
+            "write",
+            change.path,
+            _scratch("new"),
+            _scratch("old") if change.action is Action.UPDATE else None,
+        )
+        contents[step.temp] = change
         steps.append(step)
     if plan.manifest is not None:
-        step = {
-            "op": "write",
-            "path": plan.manifest_name,
-            "temp": _scratch("new"),
-            "backup": _scratch("old") if plan.manifest_exists else None,
-        }
-        contents[step["temp"]] = Change(
+        step = Step(
+            "write",
+            plan.manifest_name,
+            _scratch("new"),
+            _scratch("old") if plan.manifest_exists else None,
+        )
+        contents[step.temp] = Change(
             plan.manifest_name, Action.UPDATE, None, plan.manifest, None, 0o644
         )
         steps.append(step)
     if not steps:
         return []
-    steps += [{"op": "prune", "path": directory} for directory in plan.prune_dirs]
+    steps += [Step("prune", directory) for directory in plan.prune_dirs]
     name = journal_name(plan.manifest_name)
     root = dest.fd
     assert root is not None
@@ -107,10 +115,10 @@ def write_through_journal(dest: Destination, plan: SyncPlan) -> list[Change]:
         _umask = os.umask(0o077)  # read the umask: a file it leaves as asked needs no fchmod
         os.umask(_umask)
         for step in steps:
-            if step["op"] == "write":
-                where = step["path"]
-                change = contents[step["temp"]]
-                if _stage(root, step["temp"], change) is False:
+            if step.op == "write":
+                where = step.path
+                change = contents[step.temp]
+                if _stage(root, step.temp, change) is False:
                     not_owned.append(change)
         where = name
         _write_all(journal, b'{"rename": true}\n')
@@ -118,7 +126,7 @@ def write_through_journal(dest: Destination, plan: SyncPlan) -> list[Change]:
         os.fsync(root)
         renaming = True
         for step in steps:
-            where = step["path"]
+            where = step.path
             _apply(dest, step)
         where = name
         _write_all(journal, b'{"commit": true}\n')
@@ -136,17 +144,16 @@ def write_through_journal(dest: Destination, plan: SyncPlan) -> list[Change]:
     return not_owned
 
 
-def _step_line(step: dict) -> str:
-    """`json.dumps(step)` and a newline, for the steps written here (string or None values):
-    the same text without the encoder's general machinery, 20,000 times for a large export."""
-    return (
-        "{"
-        + ", ".join(
-            f'"{key}": {"null" if value is None else _json_string(value)}'
-            for key, value in step.items()
-        )
-        + "}\n"
-    )
+def _step_line(step: Step) -> str:
+    """The step as one JSON object and a newline, the keys of its kind only (what
+    `json.dumps` of the dict gives), without the encoder's general machinery: 20,000 times
+    for a large export. The scratch names are our own: nothing in them to escape."""
+    line = f'{{"op": "{step.op}", "path": {_json_string(step.path)}'
+    if step.op == "write":
+        line += f', "temp": "{step.temp}"'
+    if step.op != "prune":
+        line += ', "backup": null' if step.backup is None else f', "backup": "{step.backup}"'
+    return line + "}\n"
 
 
 def _write_error(exc: OSError, path: str, undone: bool) -> ExportError:
@@ -203,25 +210,25 @@ def _split(relative: str) -> tuple[list[str], str]:
     return parts[:-1], parts[-1]
 
 
-def _apply(dest: Destination, step: dict) -> None:
+def _apply(dest: Destination, step: Step) -> None:
     root = dest.fd
-    parents, name = _split(step["path"])
-    if step["op"] == "prune":
+    parents, name = _split(step.path)
+    if step.op == "prune":
         return
     parent = dest.open_dir(parents)
     try:
-        if step["op"] == "mkdir":
-            if step["backup"]:
-                os.rename(name, step["backup"], src_dir_fd=parent, dst_dir_fd=root)
+        if step.op == "mkdir":
+            if step.backup:
+                os.rename(name, step.backup, src_dir_fd=parent, dst_dir_fd=root)
             os.mkdir(name, 0o755, dir_fd=parent)
-        elif step["op"] == "write":
-            if step["backup"]:
+        elif step.op == "write":
+            if step.backup:
                 os.link(
-                    name, step["backup"], src_dir_fd=parent, dst_dir_fd=root, follow_symlinks=False
+                    name, step.backup, src_dir_fd=parent, dst_dir_fd=root, follow_symlinks=False
                 )
-            os.replace(step["temp"], name, src_dir_fd=root, dst_dir_fd=parent)
-        elif step["op"] == "remove":
-            os.rename(name, step["backup"], src_dir_fd=parent, dst_dir_fd=root)
+            os.replace(step.temp, name, src_dir_fd=root, dst_dir_fd=parent)
+        elif step.op == "remove":
+            os.rename(name, step.backup, src_dir_fd=parent, dst_dir_fd=root)
     finally:
         dest.close(parent)
 
@@ -234,7 +241,7 @@ def _exists(fd: int, name: str) -> bool:
     return True
 
 
-def _undo(dest: Destination, steps: list[dict], renamed: bool, journal: str | None) -> bool:
+def _undo(dest: Destination, steps: list[Step], renamed: bool, journal: str | None) -> bool:
     """Roll back from what is on disk; True when everything was undone and the journal gone."""
     root = dest.fd
     try:
@@ -242,9 +249,9 @@ def _undo(dest: Destination, steps: list[dict], renamed: bool, journal: str | No
             for step in reversed(steps):
                 _undo_step(dest, step)
         for step in steps:
-            for key in ("temp", "backup"):
-                if step.get(key) and _exists(root, step[key]):
-                    os.unlink(step[key], dir_fd=root)
+            for scratch in (step.temp, step.backup):
+                if scratch and _exists(root, scratch):
+                    os.unlink(scratch, dir_fd=root)
         if journal is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(journal, dir_fd=root)
@@ -254,10 +261,10 @@ def _undo(dest: Destination, steps: list[dict], renamed: bool, journal: str | No
     return True
 
 
-def _undo_step(dest: Destination, step: dict) -> None:
+def _undo_step(dest: Destination, step: Step) -> None:
     root = dest.fd
-    parents, name = _split(step["path"])
-    if step["op"] == "prune":
+    parents, name = _split(step.path)
+    if step.op == "prune":
         return
     try:
         parent = dest.open_dir(parents)
@@ -268,8 +275,8 @@ def _undo_step(dest: Destination, step: dict) -> None:
             return  # a link appeared: never follow it
         raise
     try:
-        temp, backup = step.get("temp"), step.get("backup")
-        if step["op"] == "write":
+        temp, backup = step.temp, step.backup
+        if step.op == "write":
             if _exists(root, temp):  # never renamed into place
                 if backup and _exists(root, backup):
                     os.unlink(backup, dir_fd=root)
@@ -278,10 +285,10 @@ def _undo_step(dest: Destination, step: dict) -> None:
                     os.replace(backup, name, src_dir_fd=root, dst_dir_fd=parent)
             else:
                 _unlink_file(parent, name)
-        elif step["op"] == "remove":
+        elif step.op == "remove":
             if _exists(root, backup):
                 os.replace(backup, name, src_dir_fd=root, dst_dir_fd=parent)
-        elif step["op"] == "mkdir":
+        elif step.op == "mkdir":
             try:
                 info = os.stat(name, dir_fd=parent, follow_symlinks=False)
                 if stat.S_ISDIR(info.st_mode):
@@ -309,7 +316,7 @@ def _unlink_file(parent: int, name: str) -> None:
         os.unlink(name, dir_fd=parent)
 
 
-def _finish(dest: Destination, steps: list[dict], journal: str, applied: bool = False) -> None:
+def _finish(dest: Destination, steps: list[Step], journal: str, applied: bool = False) -> None:
     """After commit: delete backups, remove directories left empty, delete the journal.
     A failure here leaves the journal, and the next export finishes the job. `applied`: this
     process just applied every step, so no temporary is left and every backup exists (no
@@ -318,16 +325,16 @@ def _finish(dest: Destination, steps: list[dict], journal: str, applied: bool = 
     try:
         for step in steps:
             if applied:
-                if step.get("backup"):
+                if step.backup:
                     with contextlib.suppress(FileNotFoundError):
-                        os.unlink(step["backup"], dir_fd=root)
+                        os.unlink(step.backup, dir_fd=root)
                 continue
-            for key in ("temp", "backup"):
-                if step.get(key) and _exists(root, step[key]):
-                    os.unlink(step[key], dir_fd=root)
+            for scratch in (step.temp, step.backup):
+                if scratch and _exists(root, scratch):
+                    os.unlink(scratch, dir_fd=root)
         for step in steps:
-            if step["op"] == "prune":
-                parents, name = _split(step["path"])
+            if step.op == "prune":
+                parents, name = _split(step.path)
                 try:
                     parent = dest.open_dir(parents)
                 except OSError:
@@ -343,7 +350,7 @@ def _finish(dest: Destination, steps: list[dict], journal: str, applied: bool = 
         pass
 
 
-def _journals(dest: Destination) -> list[tuple[str, list[dict], set[str]]]:
+def _journals(dest: Destination) -> list[tuple[str, list[Step], set[str]]]:
     """Every journal in LOCATION: (name, steps, phases reached: 'end', 'rename', 'commit')."""
     found = []
     assert dest.fd is not None
@@ -365,8 +372,8 @@ def _journals(dest: Destination) -> list[tuple[str, list[dict], set[str]]]:
     return found
 
 
-def _parse(data: bytes, label: str) -> tuple[list[dict], set[str]]:
-    steps: list[dict] = []
+def _parse(data: bytes, label: str) -> tuple[list[Step], set[str]]:
+    steps: list[Step] = []
     phases: set[str] = set()
     lines = data.split(b"\n")
     complete = lines[:-1]  # a last line without its newline was being written when killed
@@ -391,7 +398,7 @@ def _parse(data: bytes, label: str) -> tuple[list[dict], set[str]]:
     return steps, phases
 
 
-def _checked(record: dict) -> dict:
+def _checked(record: dict) -> Step:
     if record["op"] not in ("mkdir", "write", "remove", "prune"):
         raise ValueError
     if not isinstance(record["path"], str) or not is_safe_relative(record["path"]):
@@ -404,7 +411,7 @@ def _checked(record: dict) -> dict:
         raise ValueError
     if record["op"] == "remove" and not record.get("backup"):
         raise ValueError
-    return record
+    return Step(record["op"], record["path"], record.get("temp"), record.get("backup"))
 
 
 def recover(dest: Destination) -> None:
@@ -438,14 +445,14 @@ def rollback_view(
         if "rename" not in phases or "commit" in phases:
             continue
         for step in steps:
-            temp, backup = step.get("temp"), step.get("backup")
-            if step["op"] == "write" and not _exists(root, temp):
+            temp, backup = step.temp, step.backup
+            if step.op == "write" and not _exists(root, temp):
                 if backup is None:
-                    overlay[step["path"]] = None
+                    overlay[step.path] = None
                 elif _exists(root, backup):
-                    overlay[step["path"]] = backup
-            elif step["op"] == "remove" and _exists(root, backup):
-                overlay[step["path"]] = backup
-            elif step["op"] == "mkdir" and backup and _exists(root, backup):
-                links.add(step["path"])
+                    overlay[step.path] = backup
+            elif step.op == "remove" and _exists(root, backup):
+                overlay[step.path] = backup
+            elif step.op == "mkdir" and backup and _exists(root, backup):
+                links.add(step.path)
     return overlay, links, tuple(names)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from hashlib import sha256 as _sha256
 from pathlib import Path
 from typing import NamedTuple
 
@@ -49,9 +50,11 @@ def file_digest(content: bytes, mode: int, key_dir: Path | str) -> str:
     SHA-256 of a world-readable file, a keyed digest (`hmac-sha256:HEX`, the key in
     `key_dir` or PROCEXPORT_SECRET_KEY) of a file others may not read, whose unsalted hash
     would let anyone confirm a guessed secret."""
-    from exporter.secret_digest import manifest_digest
+    if not mode & 0o004:  # private (exporter.formats.is_private), keyed
+        from exporter.secret_digest import manifest_digest
 
-    return manifest_digest(key_dir, content, mode)
+        return manifest_digest(key_dir, content, mode)
+    return _sha256(content).hexdigest()
 
 
 def is_recorded(entry: Recorded, content: bytes, mode: int, key_dir: Path | str) -> bool:
@@ -105,7 +108,8 @@ def manifest_bytes(files: dict[str, Recorded]) -> bytes:
     `{"version": VERSION, "files": {name: "MODE DIGEST"}}` (tested against it with hostile
     names): its per-character loop was a fifth of a large export."""
     lines = [_HEADER, f"version = {VERSION}\n\n[files]\n"]
-    for name, entry in sorted(files.items()):
+    for name in sorted(files):  # strings only: much faster to sort than (name, entry) pairs
+        entry = files[name]
         lines.append(f"{toml_key(name)} = {toml_string(f'{entry.mode:04o} {entry.digest}')}\n")
     return "".join(lines).encode("utf-8")
 
@@ -121,6 +125,8 @@ _TOML_ESCAPES = str.maketrans(
 
 def toml_string(value: str) -> str:
     """A TOML basic string, as tomli-w writes it."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'  # nothing to escape: most paths, every mode and digest
     return f'"{value.translate(_TOML_ESCAPES)}"'
 
 
@@ -134,6 +140,11 @@ def is_safe_relative(relative: str, limits: bool = True) -> bool:
     parts, no NUL, and (with `limits`) each part and the whole within the kernel's limits."""
     if not relative or "\x00" in relative:
         return False
+    if relative.isascii():  # a byte per character: no encoding to count them
+        parts = relative.split("/")
+        if "" in parts or "." in parts or ".." in parts:
+            return False
+        return not limits or (len(relative) <= PATH_MAX and max(map(len, parts)) <= NAME_MAX)
     if limits and len(relative.encode("utf-8", "replace")) > PATH_MAX:
         return False
     return all(

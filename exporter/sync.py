@@ -394,7 +394,8 @@ def plan_sync(
         key_dir = external_manifest.parent if external_manifest is not None else dest.location
     # The new manifest records every file of the rendering: when the old one is byte for byte
     # the same (an unchanged export), it says what the rendering says and is not parsed again.
-    expected = _ExpectedManifest(rendering, key_dir)
+    encoded = {relative: file.text.encode("utf-8") for relative, file in rendering.items()}
+    expected = _ExpectedManifest(rendering, encoded, key_dir)
     if no_manifest:
         recorded, old_manifest = None, None
     elif external_manifest is not None:
@@ -413,7 +414,7 @@ def plan_sync(
                     dest.path(relative),
                 )
             raise ExportError(f"unsafe path {relative!r} in a rendering")
-        new_text = file.text.encode("utf-8")
+        new_text = encoded[relative]
         node = dest.inspect(relative)
         if isinstance(node, Blocked):
             _plan_dirs(dest, relative, node, make_dirs, force)
@@ -598,18 +599,17 @@ def _refuse_unless_ours(
 class _ExpectedManifest:
     """The manifest that records `rendering` as written (made once, when first needed)."""
 
-    def __init__(self, rendering: Rendering, key_dir: Path | None):
-        self.rendering, self.key_dir = rendering, key_dir
+    def __init__(self, rendering: Rendering, encoded: dict[str, bytes], key_dir: Path | None):
+        self.rendering, self.encoded, self.key_dir = rendering, encoded, key_dir
         self._recorded: dict[str, Recorded] | None = None
         self._data: bytes | None = None
 
     def recorded(self) -> dict[str, Recorded]:
         if self._recorded is None:
             assert self.key_dir is not None
+            key_dir, encoded = self.key_dir, self.encoded
             self._recorded = {
-                path: Recorded(
-                    file_digest(file.text.encode("utf-8"), file.mode, self.key_dir), file.mode
-                )
+                path: Recorded(file_digest(encoded[path], file.mode, key_dir), file.mode)
                 for path, file in self.rendering.items()
             }
         return self._recorded
