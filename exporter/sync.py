@@ -433,7 +433,8 @@ def plan_sync(
         if node.kind == "link" and not force:
             raise ExportError(_LINK_MESSAGE, dest.path(relative))
         if node.kind == "file" and node.text == new_text and node.mode == file.mode:
-            changes.append(Change(relative, Action.KEEP, node.text, new_text, node.mode, file.mode))
+            # the same bytes: keep one copy, not the one read as well (a large re-export)
+            changes.append(Change(relative, Action.KEEP, new_text, new_text, node.mode, file.mode))
             continue
         if node.kind == "file" and not force:
             _refuse_unless_ours(dest, relative, recorded, node, "overwrite", key_dir)
