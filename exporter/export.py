@@ -103,7 +103,7 @@ def run_export(
             return _show_diff(sync, color, rendering)
         not_owned = apply_sync(dest, sync)
     # a package build creates nothing outside DESTDIR
-    log_steps = [] if target.staging is not None else _prepare_log_dir(plan, format_name)
+    log_steps = [] if target.staging is not None else _prepare_log_dir(plan, fmt)
     if not quiet and target.staging is not None:
         from exporter.report import package_summary
 
@@ -173,14 +173,14 @@ def _show_diff(sync: SyncPlan, color: bool, rendering: dict | None = None) -> Ex
     )
 
 
-def _prepare_log_dir(plan: Plan, format_name: str) -> list[str]:
+def _prepare_log_dir(plan: Plan, fmt: Format) -> list[str]:
     """-l DIR: create it for the processes when it is missing; what is left to the operator."""
-    if plan.log is None or not plan.processes or not get_format(format_name).uses_log_dir:
+    if plan.log is None or not plan.processes or not fmt.uses_log_dir:
         return []
     from exporter.logdir import prepare_log_dir
 
     first = plan.processes[0].type
-    if get_format(format_name).runs_as_invoker and first.user_setting is None:
+    if fmt.runs_as_invoker and first.user_setting is None:
         import getpass  # a user manager, a LaunchAgent: the processes run as who exports
 
         return prepare_log_dir(plan.log, (getpass.getuser(), first.group))
@@ -199,10 +199,10 @@ def run_uninstall(
 ) -> ExportResult:
     """The sync of an empty rendering: every file the manifest lists is removed, under the
     same refusals as an export; then the manifest itself."""
-    writes_default_user = get_format(format_name).writes_default_user
+    fmt = get_format(format_name)
     app = (
         options.app
-        or load_formation(options._replace(default_user=writes_default_user), Path.cwd()).app
+        or load_formation(options._replace(default_user=fmt.writes_default_user), Path.cwd()).app
     )
     default_name = manifest_name(app, format_name)
     manifest = destination(location, None, manifest_path, default_name).manifest
@@ -224,7 +224,6 @@ def run_uninstall(
         sync = plan_sync(
             dest, {}, default_name, force, **_manifest_place(manifest, location / default_name)
         )
-        fmt = get_format(format_name)
         if fmt.check_removal is not None and not force:  # runit: a running instance
             fmt.check_removal(location, [c.path for c in sync.changes if c.action is Action.REMOVE])
         if dry_run:
@@ -260,7 +259,6 @@ def _forget_location(dest: Destination) -> None:
     """After the last app's uninstall, procexport's own key and lock files go too (a waiting
     export then locks the removed lock file: uninstalls and exports are not run at once)."""
     import contextlib
-    import os
 
     from exporter.secret_digest import KEY_FILE
     from exporter.sync import LOCK_NAME
