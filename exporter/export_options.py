@@ -1,6 +1,7 @@
 """Every check of an export's options on their own, in one place: what the command line said
-is refused here, once, before any file is read. Settings that may also come from
-formation.toml are checked where they are merged (exporter/formation.py)."""
+is refused here, once, before any file is read. The app, user and group names and the -m and
+-e lists are checked where exporter/formation.py merges them with formation.toml's, by the same
+rule (an app name may also come from the root directory's name)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """POSIX shell pieces shared by the formats that start processes through a shell command line
-(supervisord, Upstart): the argv of the main process and the env file it sources."""
+(supervisord, Upstart, runit, launchd; kubernetes takes the login flag): the argv of the main
+process and the env file it sources."""
 
 from __future__ import annotations
 
