@@ -1,14 +1,24 @@
 """Every check of an export's options on their own, in one place: what the command line said
-is refused here, once, before any file is read. The app, user and group names and the -m and
--e lists are checked where exporter/formation.py merges them with formation.toml's, by the same
-rule (an app name may also come from the root directory's name)."""
+is refused here, once, before any file is read. Where formation.toml can give the same setting
+(an app, user or group name, counts), the rule is formation.py's function, which checks the
+file's value too when it merges them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from exporter.errors import ExportError
-from exporter.formation import APP_NAME, ENV_MODES, MAX_TIMEOUT, SHELL_PATH, Options
+from exporter.formation import (
+    APP_NAME,
+    ENV_MODES,
+    MAX_TIMEOUT,
+    SHELL_PATH,
+    Options,
+    check_account,
+    check_app_name,
+    env_file_labels,
+    parse_formation_specs,
+)
 from exporter.formats import FORMAT_NAMES, get_format
 
 COLOR_CHOICES = ("auto", "always", "never")
@@ -81,6 +91,13 @@ def check_export_options(
         raise ExportError(f"--env-mode {options.env_mode!r}: use {' or '.join(ENV_MODES)}")
     if options.port is not None and not 1 <= options.port <= 65535:
         raise ExportError(f"--port {options.port}: must be between 1 and 65535")
+    if options.app is not None:
+        check_app_name(options.app)
+    for what, name in (("user", options.user), ("group", options.group)):
+        if name is not None:
+            check_account(what, name)
+    parse_formation_specs(options.formation)  # its syntax; the types need the Procfile
+    env_file_labels(options.env_files)
 
 
 def _refuse_empty(*given: tuple[str, str | None]) -> None:

@@ -144,7 +144,7 @@ def load_formation(
         or _absolute(file.get("root"), source.directory)
         or str(procfile_dir)
     )
-    app = _app_name(options.app or file.get("app") or os.path.basename(root.rstrip("/")))
+    app = check_app_name(options.app or file.get("app") or os.path.basename(root.rstrip("/")))
     shell = _shell(options, source)
     env_mode = options.env_mode or file.get("env_mode") or "inline"
     base_port = _base_port(options, file, dotenv)
@@ -224,7 +224,8 @@ def _shell(options: Options, source: SourceFile) -> str:
     return shell
 
 
-def _app_name(app: str) -> str:
+def check_app_name(app: str) -> str:
+    """The app name, whether --app, `app` or the root directory's name gave it."""
     if not APP_NAME.fullmatch(app):
         raise ExportError(
             f"invalid app name {app!r}: use 1-64 letters, digits, '_', '-' or '.', starting "
@@ -261,8 +262,8 @@ def _process_type(
             "app name with --app"
         )
     for what, account in (("user", user_given), ("group", group)):
-        if account is not None and not ACCOUNT_NAME.fullmatch(account):
-            raise ExportError(f"invalid {what} name {account!r}")
+        if account is not None:
+            check_account(what, account)
     return ProcessType(
         name=entry.name,
         command=entry.command,
@@ -286,6 +287,12 @@ def _process_type(
         user_setting=_account_setting("user", entry.name, settings, options.user, source),
         group_setting=_account_setting("group", entry.name, settings, options.group, source),
     )
+
+
+def check_account(what: str, name: str) -> None:
+    """A user or group name (`what`) a process manager accepts, or a numeric id."""
+    if not ACCOUNT_NAME.fullmatch(name):
+        raise ExportError(f"invalid {what} name {name!r}")
 
 
 def _account_setting(
@@ -377,10 +384,7 @@ def _env_files(
     """-e FILES, else the file's `env_files` (relative to the file), else the Procfile's
     .env when there is one: (label, path) each."""
     if options.env_files:
-        labels = [name for given in options.env_files for name in given.split(",")]
-        if "" in labels:
-            raise ExportError(f"--env {','.join(options.env_files)!r}: an empty file name")
-        return [(label, cwd / label) for label in labels]
+        return [(label, cwd / label) for label in env_file_labels(options.env_files)]
     if source.data.get("env_files") is not None:
         return [
             (_label(source.label, name), source.directory / name)
@@ -395,6 +399,14 @@ def _env_files(
             )
         ]
     return []
+
+
+def env_file_labels(given: tuple[str, ...]) -> list[str]:
+    """-e FILE (repeatable, or a,b) as the files named, in order."""
+    labels = [name for each in given for name in each.split(",")]
+    if "" in labels:
+        raise ExportError(f"--env {','.join(given)!r}: an empty file name")
+    return labels
 
 
 def _dotenv_var(entry: DotenvEntry, label: str) -> EnvVar:

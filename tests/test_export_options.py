@@ -62,6 +62,14 @@ def test_options_are_checked_before_any_input_is_read(procexport, tmp_path):
         (["-p", "0"], "--port 0: must be between 1 and 65535"),
         (["--env-mode", "x"], "--env-mode 'x': use inline or file"),
         (["-s", "sh"], "--shell: must be an absolute path"),
+        (["-a", "-x"], "invalid app name '-x'"),
+        (["-u", "a b"], "invalid user name 'a b'"),
+        (["-g", "a:b"], "invalid group name 'a:b'"),
+        (["-m", "web"], "--formation 'web': expected TYPE=COUNT"),
+        (["-m", "web=-1"], "--formation 'web=-1': count must be a whole number >= 0"),
+        (["-e", "a,,b"], "--env 'a,,b': an empty file name"),
+        # two bad options: the first in the order the checks run, whatever the order given
+        (["-m", "web", "-p", "0"], "--port 0: must be between 1 and 65535"),
     ]:
         result = procexport("systemd", *arguments, cwd=tmp_path)
         assert result.status == 2
