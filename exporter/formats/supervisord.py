@@ -173,9 +173,24 @@ def render_supervisord(plan: Plan, context: RenderContext) -> Rendering:
     if plan.release is not None:
         programs, commands = _with_release_program(plan, context, programs, commands)
     template = context.templates.get_template("app.conf.j2")
-    text = template.render(plan=plan, programs=programs, commands=commands)
+    text = template.render(
+        plan=plan, programs=programs, commands=commands, environments=_environments(plan)
+    )
     # one file for the app's group of programs
     return {f"{plan.app}.conf": File(text, unit=plan.app)} | sh_env_files(plan)
+
+
+def _environments(plan: Plan) -> dict[Instance, str]:
+    """environment= of each instance: its type's variables, then PORT and PS, each through
+    supervisor_environment (what `(process.inline_env + instance.env) |
+    map("supervisor_environment") | join(",")` gives, without a Jinja filter call per variable
+    of every instance: most of a large export's time)."""
+    found = {}
+    for process in (*plan.processes, *filter(None, [plan.release])):
+        shared = [supervisor_environment(var) for var in process.inline_env]
+        for instance in process.instances:
+            found[instance] = ",".join(shared + [supervisor_environment(v) for v in instance.env])
+    return found
 
 
 def _with_release_program(
