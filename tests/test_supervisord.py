@@ -256,3 +256,14 @@ def test_a_path_supervisor_would_cut_or_strip_is_refused(procexport, tmp_path, r
     result = procexport("supervisord", "-a", "a", "-d", root, cwd=app)
     assert result.status == 2
     assert "supervisord cannot carry the path" in result.stderr
+
+
+def test_a_path_no_program_carries_is_not_refused(procexport, tmp_path):
+    """With no instance to run, the file names neither the root nor the log directory."""
+    app = write_app(tmp_path / "a", "web: serve\n")
+    result = procexport(
+        "supervisord", "-a", "a", "-m", "web=0", "-d", "/srv/a ;x", "-l", "/l #x", cwd=app
+    )
+    assert result.status == 0, result.stderr
+    assert "[program:" not in result.stdout
+    assert "/srv/a" not in result.stdout
