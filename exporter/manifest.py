@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from hashlib import sha256 as _sha256
 from pathlib import Path
 from typing import NamedTuple
 
 from exporter.errors import ExportError
+from exporter.rendering import is_private
 
 VERSION = 2
 _HEADER = (
@@ -50,11 +50,11 @@ def file_digest(content: bytes, mode: int, key_dir: Path | str) -> str:
     SHA-256 of a world-readable file, a keyed digest (`hmac-sha256:HEX`, the key in
     `key_dir` or PROCEXPORT_SECRET_KEY) of a file others may not read, whose unsalted hash
     would let anyone confirm a guessed secret."""
-    if not mode & 0o004:  # private (exporter.formats.is_private), keyed
-        from exporter.secret_digest import manifest_digest
+    if not is_private(mode):
+        return hashlib.sha256(content).hexdigest()
+    from exporter.secret_digest import KEYED_PREFIX, keyed_digest
 
-        return manifest_digest(key_dir, content, mode)
-    return _sha256(content).hexdigest()
+    return KEYED_PREFIX + str(keyed_digest(key_dir, content))
 
 
 def is_recorded(entry: Recorded, content: bytes, mode: int, key_dir: Path | str) -> bool:
@@ -62,8 +62,6 @@ def is_recorded(entry: Recorded, content: bytes, mode: int, key_dir: Path | str)
     file recorded by version 1 (a plain SHA-256) still matches until the next write."""
     if mode != entry.mode:
         return False
-    from exporter.rendering import is_private
-
     if entry.digest.startswith("hmac-sha256:") or not is_private(mode):
         return file_digest(content, mode, key_dir) == entry.digest
     return hashlib.sha256(content).hexdigest() == entry.digest

@@ -44,16 +44,6 @@ def keyed_digest(location: Path | str | None, data: bytes) -> str | None:
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
-def manifest_digest(location: Path | str, text: bytes, mode: int) -> str:
-    """What a manifest records of a file's content: the SHA-256 of a world-readable file,
-    `hmac-sha256:HEX` of one that others may not read."""
-    from exporter.rendering import is_private
-
-    if not is_private(mode):
-        return hashlib.sha256(text).hexdigest()
-    return KEYED_PREFIX + str(keyed_digest(location, text))
-
-
 def save_new_key(location: Path | str) -> bool:
     """Write the key this process made for LOCATION, if it made one: 0600 from the start,
     complete before it appears (a temporary hard-linked into place), never through a link
