@@ -30,6 +30,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as _json_string
 from typing import NamedTuple
 
@@ -56,39 +57,34 @@ def journal_name(manifest: str) -> str:
     return os.path.basename(manifest).removesuffix(".toml") + ".journal"
 
 
-def _scratch(kind: str) -> str:
-    return f".procexport-{kind}-{os.getpid()}-{next(_counter)}"
+def _scratch_names() -> Callable[[str], str]:
+    """`kind -> .procexport-KIND-PID-N`, a new N each call (the PID read once, not per file)."""
+    prefix = f"-{os.getpid()}-"
+    return lambda kind: f".procexport-{kind}{prefix}{next(_counter)}"
 
 
 def write_through_journal(dest: Destination, plan: SyncPlan) -> list[Change]:
     """Apply `plan`; on any failure restore LOCATION and raise one ExportError."""
+    scratch = _scratch_names()
     steps: list[Step] = []
-    contents: dict[str, Change] = {}
+    staged: list[tuple[str, Change]] = []  # (temporary, what it holds), in the steps' order
     for directory, replaces_link in plan.make_dirs:
-        steps.append(Step("mkdir", directory, None, _scratch("old") if replaces_link else None))
+        steps.append(Step("mkdir", directory, None, scratch("old") if replaces_link else None))
     for change in plan.pending:
         if change.action is Action.REMOVE:
-            steps.append(Step("remove", change.path, None, _scratch("old")))
+            steps.append(Step("remove", change.path, None, scratch("old")))
             continue
-        step = Step(
-            "write",
-            change.path,
-            _scratch("new"),
-            _scratch("old") if change.action is Action.UPDATE else None,
-        )
-        contents[step.temp] = change
-        steps.append(step)
+        temp = scratch("new")
+        backup = scratch("old") if change.action is Action.UPDATE else None
+        staged.append((temp, change))
+        steps.append(Step("write", change.path, temp, backup))
     if plan.manifest is not None:
-        step = Step(
-            "write",
-            plan.manifest_name,
-            _scratch("new"),
-            _scratch("old") if plan.manifest_exists else None,
+        temp = scratch("new")
+        staged.append(
+            (temp, Change(plan.manifest_name, Action.UPDATE, None, plan.manifest, None, 0o644))
         )
-        contents[step.temp] = Change(
-            plan.manifest_name, Action.UPDATE, None, plan.manifest, None, 0o644
-        )
-        steps.append(step)
+        backup = scratch("old") if plan.manifest_exists else None
+        steps.append(Step("write", plan.manifest_name, temp, backup))
     if not steps:
         return []
     steps += [Step("prune", directory) for directory in plan.prune_dirs]
@@ -114,12 +110,10 @@ def write_through_journal(dest: Destination, plan: SyncPlan) -> list[Change]:
         global _umask
         _umask = os.umask(0o077)  # read the umask: a file it leaves as asked needs no fchmod
         os.umask(_umask)
-        for step in steps:
-            if step.op == "write":
-                where = step.path
-                change = contents[step.temp]
-                if _stage(root, step.temp, change) is False:
-                    not_owned.append(change)
+        for temp, change in staged:
+            where = change.path
+            if _stage(root, temp, change) is False:
+                not_owned.append(change)
         where = name
         _write_all(journal, b'{"rename": true}\n')
         os.fsync(journal)
@@ -177,7 +171,10 @@ def _write_error(exc: OSError, path: str, undone: bool) -> ExportError:
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
+    written = os.write(fd, data)
+    if written == len(data):  # nearly always: one write, no view of the rest
+        return
+    view = memoryview(data)[written:]
     while view:
         view = view[os.write(fd, view) :]
 
