@@ -87,14 +87,14 @@ def check_manifest_is_not_written(
             f"--manifest {destination.manifest}: procexport keeps a file of its own there; "
             "choose another path"
         )
-    directory = os.path.abspath(destination.directory)  # once, not per file (10,000 files)
-    join, normpath = os.path.join, os.path.normpath
-    for relative in rendering:
-        if normpath(join(directory, relative)) == manifest:
-            raise ExportError(
-                f"--manifest {destination.manifest}: the export writes a file there; "
-                "choose another path"
-            )
+    # The rendering's paths are plain relative ones (plan_sync refuses any other before it
+    # writes): one of them is the manifest only when the manifest is that path inside LOCATION.
+    inside = os.path.join(os.path.abspath(destination.directory), "")
+    if manifest.startswith(inside) and manifest[len(inside) :] in rendering:
+        raise ExportError(
+            f"--manifest {destination.manifest}: the export writes a file there; "
+            "choose another path"
+        )
 
 
 def without_owners(rendering: Rendering) -> Rendering:
