@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import os
 import shlex
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, ParamSpec, TypeVar
 
 from exporter.errors import ExportError
 from exporter.formation import Options, load_formation
@@ -29,6 +32,28 @@ from exporter.sync import (
     plan_sync,
 )
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def without_cycle_collection(run: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run with Python's cycle collector paused, as Mercurial's `nogc` does while it builds
+    large containers: an export allocates tens of thousands of tuples, none of them in a
+    cycle, and the collector would walk them again and again (5% of a 10,000-file export).
+    Reference counting still frees everything; a pause already in force is left as it is."""
+
+    @functools.wraps(run)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if not gc.isenabled():
+            return run(*args, **kwargs)
+        gc.disable()
+        try:
+            return run(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused
+
 
 class ExportResult(NamedTuple):
     """What an export or uninstall did, for the command line to print: the core never prints."""
@@ -38,6 +63,7 @@ class ExportResult(NamedTuple):
     report: str = ""  # for stderr: the summary and next steps, or an interrupted export's note
 
 
+@without_cycle_collection
 def run_export(
     format_name: str,
     location: Path | None,
@@ -187,6 +213,7 @@ def _prepare_log_dir(plan: Plan, fmt: Format) -> list[str]:
     return prepare_log_dir(plan.log, (first.user, first.group))
 
 
+@without_cycle_collection
 def run_uninstall(
     format_name: str,
     location: Path,
