@@ -103,20 +103,20 @@ class Plan(NamedTuple):
 def build_plan(formation: Formation) -> Plan:
     """Instances, ports and PS by design.md's rules; two instances on one port is an error."""
     processes = []
-    owners: dict[int, str] = {}
+    owners: dict[int, Instance] = {}  # by port
     for ptype in formation.types:
         instances = []
         for number in range(1, ptype.count + 1):
             port = instance_port(ptype.port, number)
             instance = Instance(ptype.name, number, port, formation.app)
-            if instance.port > 65535:
-                raise ExportError(f"{instance.ps} would get port {instance.port}, above 65535")
-            if instance.port in owners:
+            if port > 65535:
+                raise ExportError(f"{instance.ps} would get port {port}, above 65535")
+            if port in owners:
                 raise ExportError(
-                    f"{owners[instance.port]} and {instance.ps} would both get port "
-                    f"{instance.port}: set a different [process.{ptype.name}] port"
+                    f"{owners[port].ps} and {instance.ps} would both get port "
+                    f"{port}: set a different [process.{ptype.name}] port"
                 )
-            owners[instance.port] = instance.ps
+            owners[port] = instance
             instances.append(instance)
         if instances:
             processes.append(Process(ptype, tuple(instances), formation.app))
