@@ -416,10 +416,9 @@ def plan_sync(
             raise ExportError(f"unsafe path {relative!r} in a rendering")
         new_text = encoded[relative]
         node = dest.inspect(relative)
-        if isinstance(node, Blocked):
+        if isinstance(node, Blocked):  # missing too, once its directories are made
             _plan_dirs(dest, relative, node, make_dirs, force)
-            node = Node("missing")
-        if node.kind == "missing":
+        if isinstance(node, Blocked) or node.kind == "missing":
             changes.append(
                 Change(relative, Action.CREATE, None, new_text, None, file.mode, file.owner)
             )
