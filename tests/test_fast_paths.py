@@ -1,13 +1,18 @@
 """The speed-ups keep their answers: each fast path gives what the general code gives, for
 hostile input (names with quotes, dots, NUL, unicode, overlong parts)."""
 
+import itertools
 import json
+import os
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from exporter.errors import ExportError
 from exporter.journal import Step, _step_line
 from exporter.manifest import NAME_MAX, PATH_MAX, is_safe_relative
+from exporter.rendering import File
 
 
 def _reference_is_safe_relative(relative: str, limits: bool = True) -> bool:
@@ -88,3 +93,49 @@ def test_a_journal_line_is_what_json_dumps_writes(step):
     line = _step_line(Step(step["op"], step["path"], step.get("temp"), step.get("backup")))
     assert line == json.dumps(step) + "\n"
     assert json.loads(line) == step
+
+
+def _reference_names_the_manifest(directory: str, relative: str, manifest: str) -> bool:
+    """--manifest's rule as stated: a rendered path that, made absolute, is the manifest."""
+    return os.path.normpath(os.path.join(os.path.abspath(directory), relative)) == manifest
+
+
+MANIFEST_DIRECTORIES = ["/srv/units", "/srv/units/", "/", "rel/dir", "/srv/./units/../units"]
+MANIFEST_RENDERED = [*PATHS[:2], "a.service.d/x.conf", ".procexport.app.systemd.toml"]
+MANIFESTS = [
+    "/srv/units/app.target",
+    "/app.target",
+    "/srv/units-app.target",
+    "/srv/app.target",
+    "/srv/units/app-web@1.service.d/instance.conf",
+    "/srv/units/a.service.d/x.conf",
+    os.path.abspath("rel/dir/app.target"),
+    "/.procexport.app.systemd.toml",
+]
+
+
+def test_the_manifest_check_refuses_what_the_normpath_rule_refuses():
+    """For the plain relative paths a rendering holds (plan_sync refuses any other)."""
+    from exporter.packaging import Destination, check_manifest_is_not_written
+
+    outcomes = set()
+    for directory, relative, manifest in itertools.product(
+        MANIFEST_DIRECTORIES, MANIFEST_RENDERED, MANIFESTS
+    ):
+        assert is_safe_relative(relative)
+        target = Destination(Path(directory), Path(directory), Path(manifest), None)
+        rendering = {relative: File("x\n"), "other.target": File("y\n")}
+        refused = True
+        try:
+            check_manifest_is_not_written(target, rendering, ".procexport.app.systemd.toml")
+        except ExportError as exc:
+            assert "the export writes a file there" in exc.message
+        else:
+            refused = False
+        assert refused == _reference_names_the_manifest(directory, relative, manifest), (
+            directory,
+            relative,
+            manifest,
+        )
+        outcomes.add(refused)
+    assert outcomes == {True, False}
