@@ -142,12 +142,14 @@ def _step_line(step: Step) -> str:
     """The step as one JSON object and a newline, the keys of its kind only (what
     `json.dumps` of the dict gives), without the encoder's general machinery: 20,000 times
     for a large export. The scratch names are our own: nothing in them to escape."""
-    line = f'{{"op": "{step.op}", "path": {_json_string(step.path)}'
-    if step.op == "write":
-        line += f', "temp": "{step.temp}"'
-    if step.op != "prune":
-        line += ', "backup": null' if step.backup is None else f', "backup": "{step.backup}"'
-    return line + "}\n"
+    op, path, temp, backup = step
+    quoted = _json_string(path)
+    if op == "prune":
+        return f'{{"op": "prune", "path": {quoted}}}\n'
+    held = "null" if backup is None else f'"{backup}"'
+    if op == "write":
+        return f'{{"op": "write", "path": {quoted}, "temp": "{temp}", "backup": {held}}}\n'
+    return f'{{"op": "{op}", "path": {quoted}, "backup": {held}}}\n'
 
 
 def _write_error(exc: OSError, path: str, undone: bool) -> ExportError:
