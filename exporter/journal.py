@@ -210,24 +210,23 @@ def _split(relative: str) -> tuple[list[str], str]:
 
 
 def _apply(dest: Destination, step: Step) -> None:
-    root = dest.fd
-    parents, name = _split(step.path)
-    if step.op == "prune":
+    op, path, temp, backup = step
+    if op == "prune":
         return
-    parent = dest.open_dir(parents)
+    root = dest.fd
+    directory, _, name = path.rpartition("/")
+    parent = dest.open_dir(directory.split("/")) if directory else root
     try:
-        if step.op == "mkdir":
-            if step.backup:
-                os.rename(name, step.backup, src_dir_fd=parent, dst_dir_fd=root)
+        if op == "mkdir":
+            if backup:
+                os.rename(name, backup, src_dir_fd=parent, dst_dir_fd=root)
             os.mkdir(name, 0o755, dir_fd=parent)
-        elif step.op == "write":
-            if step.backup:
-                os.link(
-                    name, step.backup, src_dir_fd=parent, dst_dir_fd=root, follow_symlinks=False
-                )
-            os.replace(step.temp, name, src_dir_fd=root, dst_dir_fd=parent)
-        elif step.op == "remove":
-            os.rename(name, step.backup, src_dir_fd=parent, dst_dir_fd=root)
+        elif op == "write":
+            if backup:
+                os.link(name, backup, src_dir_fd=parent, dst_dir_fd=root, follow_symlinks=False)
+            os.replace(temp, name, src_dir_fd=root, dst_dir_fd=parent)
+        elif op == "remove":
+            os.rename(name, backup, src_dir_fd=parent, dst_dir_fd=root)
     finally:
         dest.close(parent)
 
