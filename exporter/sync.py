@@ -488,12 +488,15 @@ def _plan_dirs(
         if not force:
             raise ExportError(_LINK_MESSAGE, dest.path(blocked.prefix))
         make_dirs.setdefault(blocked.prefix, True)
-    parts = relative.split("/")[:-1]
-    start = blocked.prefix.count("/") + 1 if blocked.prefix else 0
-    for index in range(start, len(parts) + 1):
-        prefix = "/".join(parts[:index])
-        if prefix:
-            make_dirs.setdefault(prefix, False)
+    # from the file's directory up to the blocked one, stopping at one already planned (its
+    # own parents were planned with it); made parents first
+    missing = []
+    directory = relative.rpartition("/")[0]
+    while directory and len(directory) >= len(blocked.prefix) and directory not in make_dirs:
+        missing.append(directory)
+        directory = directory.rpartition("/")[0]
+    for directory in reversed(missing):
+        make_dirs[directory] = False
 
 
 def apply_sync(dest: Destination, plan: SyncPlan) -> list[Change]:

@@ -13,6 +13,7 @@ from exporter.errors import ExportError
 from exporter.journal import Step, _step_line
 from exporter.manifest import NAME_MAX, PATH_MAX, is_safe_relative
 from exporter.rendering import File
+from exporter.sync import Blocked, Destination, _plan_dirs
 
 
 def _reference_is_safe_relative(relative: str, limits: bool = True) -> bool:
@@ -139,3 +140,59 @@ def test_the_manifest_check_refuses_what_the_normpath_rule_refuses():
         )
         outcomes.add(refused)
     assert outcomes == {True, False}
+
+
+def _reference_plan_dirs(relative: str, blocked: Blocked, make_dirs: dict[str, bool]) -> None:
+    """The directories to make for `relative`, as first written: every prefix from the blocked
+    one down to the file's directory."""
+    if blocked.kind == "link":
+        make_dirs.setdefault(blocked.prefix, True)
+    parts = relative.split("/")[:-1]
+    start = blocked.prefix.count("/") + 1 if blocked.prefix else 0
+    for index in range(start, len(parts) + 1):
+        prefix = "/".join(parts[:index])
+        if prefix:
+            make_dirs.setdefault(prefix, False)
+
+
+def _blocked_at(relative: str, existing: set[str], links: set[str]) -> Blocked | None:
+    """What Destination.inspect says of `relative` in a tree of `existing` directories, with
+    `links` where a directory would be, and LOCATION itself missing when '' is not existing."""
+    if "" not in existing:
+        return Blocked("", "missing")
+    parts = relative.split("/")
+    for index in range(1, len(parts)):
+        prefix = "/".join(parts[:index])
+        if prefix in links:
+            return Blocked(prefix, "link")
+        if prefix not in existing:
+            return Blocked(prefix, "missing")
+    return None
+
+
+DIRECTORY_PATHS = st.lists(
+    st.lists(st.sampled_from(["a", "b", "é", "a.d"]), min_size=1, max_size=4).map("/".join),
+    max_size=12,
+)
+
+
+@given(DIRECTORY_PATHS, DIRECTORY_PATHS, DIRECTORY_PATHS, st.booleans())
+def test_the_directories_planned_are_those_of_the_general_rule(files, present, linked, fresh):
+    """The walk up from each file's directory plans the same directories, in the same order
+    (parents first) and with the same marks, as adding every prefix from the blocked one."""
+    existing = set() if fresh else {""}
+    for path in present:  # a directory exists with its parents
+        parts = path.split("/")
+        existing.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    links = set(linked) - existing
+    dest = Destination(Path("/nowhere"), None, created=False)
+    planned: dict[str, bool] = {}
+    reference: dict[str, bool] = {}
+    for directory in files:
+        relative = f"{directory}/f"
+        blocked = _blocked_at(relative, existing, links)
+        if blocked is None:
+            continue
+        _plan_dirs(dest, relative, blocked, planned, force=True)
+        _reference_plan_dirs(relative, blocked, reference)
+        assert list(planned.items()) == list(reference.items()), relative
