@@ -41,6 +41,7 @@ from exporter.sync import Action, Change, Destination, SyncPlan, give
 _TEMPORARY = re.compile(r"\.procexport-(new|old)-[0-9]+-[0-9]+")
 _JOURNAL = re.compile(r"\.procexport\..+\.journal")
 _counter = itertools.count()
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC  # never an old one
 _umask: int | None = None  # the process's, read by write_through_journal
 
 
@@ -96,12 +97,7 @@ def write_through_journal(dest: Destination, plan: SyncPlan) -> list[Change]:
     journal = None
     renaming = False
     try:
-        journal = os.open(
-            name,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-            0o600,
-            dir_fd=root,
-        )
+        journal = os.open(name, _NEW_FILE, 0o600, dir_fd=root)
         _write_all(journal, (json.dumps({"journal": 1}) + "\n").encode())
         for first in range(0, len(steps), 1000):  # in parts: not three copies of it in memory
             lines = "".join(_step_line(step) for step in steps[first : first + 1000])
@@ -187,12 +183,7 @@ def _stage(root: int, temp: str, change: Change) -> bool | None:
     as it is."""
     mode = change.new_mode or 0o644
     exact = _umask is not None and mode & ~_umask == mode and not mode & ~0o777
-    handle = os.open(
-        temp,
-        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-        mode if exact else 0o600,
-        dir_fd=root,
-    )
+    handle = os.open(temp, _NEW_FILE, mode if exact else 0o600, dir_fd=root)
     try:
         if not exact:
             os.fchmod(handle, mode)
