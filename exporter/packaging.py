@@ -68,8 +68,11 @@ def check_installed_paths(plan: Plan, fmt: Format, staging: Path, options: Optio
 def check_manifest_is_not_written(
     destination: Destination, rendering: Rendering, default_name: str
 ) -> None:
-    """--manifest must not name a file the export writes, nor one of procexport's own files in
-    LOCATION (its key, lock or journals), nor anything but a file."""
+    """--manifest must not name a file the export writes or a directory it makes, nor lie in
+    a directory it writes into below LOCATION (which the export would make, or fill), nor name
+    one of procexport's own files in LOCATION (its key, lock or journals), nor anything but a
+    file. Compared as real paths: however either is spelled (a link to LOCATION, `//`), the
+    same file is the same file."""
     if destination.manifest is None:
         return
     manifest = os.path.abspath(destination.manifest)
@@ -77,24 +80,38 @@ def check_manifest_is_not_written(
         raise ExportError(
             f"--manifest {destination.manifest}: is a directory or a symbolic link; name a file"
         )
+    # realpath resolves the links along the part that exists and keeps the rest as written
+    real_manifest = os.path.realpath(manifest)
+    inside = os.path.join(os.path.realpath(destination.directory), "")
+    if not real_manifest.startswith(inside):
+        return  # outside LOCATION: nothing of the export is there
+    relative = real_manifest[len(inside) :]
+    directory, _, name = relative.rpartition("/")
     # procexport's own files there: its key, journals, other apps' and formats' manifests
-    if (
-        os.path.dirname(manifest) == os.path.abspath(destination.directory)
-        and os.path.basename(manifest).startswith(".procexport")
-        and os.path.basename(manifest) != default_name
-    ):
+    if not directory and name.startswith(".procexport") and name != default_name:
         raise ExportError(
             f"--manifest {destination.manifest}: procexport keeps a file of its own there; "
             "choose another path"
         )
     # The rendering's paths are plain relative ones (plan_sync refuses any other before it
     # writes): one of them is the manifest only when the manifest is that path inside LOCATION.
-    inside = os.path.join(os.path.abspath(destination.directory), "")
-    if manifest.startswith(inside) and manifest[len(inside) :] in rendering:
+    if relative in rendering:
         raise ExportError(
             f"--manifest {destination.manifest}: the export writes a file there; "
             "choose another path"
         )
+    if relative != default_name:  # no rendered path lies below the default manifest
+        for path in rendering:
+            if path.startswith(f"{relative}/"):
+                raise ExportError(
+                    f"--manifest {destination.manifest}: the export makes a directory there; "
+                    "choose another path"
+                )
+            if directory and path.startswith(f"{directory}/"):
+                raise ExportError(
+                    f"--manifest {destination.manifest}: lies in a directory the export "
+                    "writes into; keep it outside LOCATION or directly in it"
+                )
 
 
 def without_owners(rendering: Rendering) -> Rendering:

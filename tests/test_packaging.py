@@ -164,6 +164,71 @@ def test_a_manifest_that_names_a_file_of_the_export_is_refused(procexport, app, 
     assert not out.exists()
 
 
+@pytest.mark.parametrize("spelling", ["link to LOCATION", "link to its parent", "double slash"])
+def test_a_manifest_that_names_a_file_of_the_export_another_way_is_refused(
+    procexport, app, tmp_path, spelling
+):
+    """The same file however LOCATION and --manifest spell it: not a unit overwritten by the
+    manifest, which every later export would then refuse as edited."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "lnk").symlink_to("out")
+    location, manifest = {
+        "link to LOCATION": (tmp_path / "lnk", out / "app.target"),
+        "link to its parent": (out, tmp_path / "lnk" / "app.target"),
+        "double slash": (Path("/" + str(out)), out / "app.target"),
+    }[spelling]
+    before = snapshot(tmp_path)
+    for dry_run in ((), ("--dry-run",)):
+        args = ("--manifest", str(manifest), *dry_run)
+        result = procexport("systemd", str(location), *args, cwd=app)
+        assert result.status == 2, result.stderr
+        assert "the export writes a file there; choose another path" in result.stderr
+        assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("fmt", "inside", "message"),
+    [
+        ("systemd", "app-web@1.service.d/m.toml", "lies in a directory the export writes into"),
+        ("runit", "app-web-1/m.toml", "lies in a directory the export writes into"),
+        ("runit", "app-web-1/log/m.toml", "lies in a directory the export writes into"),
+        ("systemd", "app-web@1.service.d", "the export makes a directory there"),
+        ("runit", "app-web-1", "the export makes a directory there"),
+    ],
+)
+def test_a_manifest_in_or_at_a_directory_the_export_makes_is_refused_before_any_write(
+    procexport, app, tmp_path, fmt, inside, message
+):
+    """Not "File exists" from a real export after --dry-run said it would work."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for dry_run in (("--dry-run",), ()):
+        result = procexport(fmt, str(out), "--manifest", str(out / inside), *dry_run, cwd=app)
+        assert result.status == 2, result.stderr
+        assert message in result.stderr
+        assert list(out.iterdir()) == []
+
+
+def test_a_manifest_of_its_own_beside_the_files_still_works(procexport, app, tmp_path):
+    out = tmp_path / "out"
+    args = ("--manifest", str(out / "state.toml"), "-q")
+    assert procexport("systemd", str(out), *args, cwd=app).status == 0
+    assert (out / "state.toml").read_text().startswith("#")
+    assert procexport("systemd", str(out), *args, "--dry-run", cwd=app).status == 0
+
+
+def test_a_key_file_named_through_a_link_to_location_is_refused(procexport, app, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "lnk").symlink_to("out")
+    result = procexport(
+        "systemd", str(tmp_path / "lnk"), "--manifest", str(out / ".procexport.key"), cwd=app
+    )
+    assert result.status == 2
+    assert "procexport keeps a file of its own there" in result.stderr
+
+
 def test_dry_run_compares_with_the_staging_tree(procexport, app, tmp_path):
     staging = tmp_path / "stage"
     args = ("--destdir", str(staging), "--color", "never")
@@ -302,6 +367,9 @@ PACKAGING_MESSAGES = [
     "--manifest /x/m.toml: inside --destdir /x, so it would ship in the package; keep it outside "
     "the tree",
     "--manifest /x/app.target: the export writes a file there; choose another path",
+    "--manifest /x/app-web@1.service.d: the export makes a directory there; choose another path",
+    "--manifest /x/app-web@1.service.d/m.toml: lies in a directory the export writes into; keep "
+    "it outside LOCATION or directly in it",
     "--destdir: name the working directory as installed with --root or `root` in formation.toml; "
     "the default, the Procfile's directory, is a path on this machine",
     "--destdir: --log /x/log lies inside the staging tree; give the path as installed",
