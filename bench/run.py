@@ -31,7 +31,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WORK = BENCH / "work"
-FORMATS = ("systemd", "supervisord", "upstart")
+FORMATS = ("systemd", "supervisord", "upstart", "runit")  # every format honcho exports
 LARGE_TYPES, LARGE_INSTANCES = 100, 100
 SCALING_INSTANCES = (1, 10, 100, 1_000, 10_000)
 SCALING_FORMAT = "systemd"
