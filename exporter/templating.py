@@ -71,11 +71,16 @@ _SENTINELS = ((7305192846, 6193847205), (8416203957, 5082736194))
 
 
 def instance_renderer(
-    environment: jinja2.Environment, name: str, **values: object
+    environment: jinja2.Environment,
+    name: str,
+    instance_values: Callable[[Instance], Mapping[str, object]] | None = None,
+    **values: object,
 ) -> Callable[[Instance], str]:
-    """`instance -> template.render(instance=instance, **values)` for each instance of
-    `values["process"]`, without a Jinja render per instance (a context each: most of the
-    time of a large export) when the template is a built-in one.
+    """`instance -> template.render(instance=instance, **values, **instance_values(instance))`
+    for each instance of `values["process"]`, without a Jinja render per instance (a context
+    each: most of the time of a large export) when the template is a built-in one.
+    `instance_values` makes what a format derives from the instance itself (runit's log
+    directory, named after it): it is called for the sentinels too.
 
     A built-in instance template uses the instance only through its number and port (and
     what is made of them: PS, PORT, file names), each filter leaving digits as they are. It is
@@ -86,7 +91,9 @@ def instance_renderer(
     template = environment.get_template(name)
 
     def render_each(instance: Instance) -> str:
-        return template.render(instance=instance, **values)
+        if instance_values is None:
+            return template.render(instance=instance, **values)
+        return template.render(instance=instance, **values, **instance_values(instance))
 
     process = values["process"]
     # two sample renders pay off from three instances on

@@ -33,7 +33,7 @@ def _per_instance(monkeypatch, *args, **kwargs):
         return render(*args, **kwargs)
 
 
-@pytest.mark.parametrize("format_name", ["systemd", "systemd-user", "upstart"])
+@pytest.mark.parametrize("format_name", ["systemd", "systemd-user", "upstart", "runit"])
 @pytest.mark.parametrize("log", HOSTILE_LOGS)
 def test_instance_files_are_what_jinja_renders_for_each_instance(monkeypatch, format_name, log):
     plan = _plan(monkeypatch, log)
@@ -53,10 +53,12 @@ def test_a_sentinel_in_the_command_falls_back_to_rendering_each_instance(monkeyp
     (tmp_path / "Procfile").write_text("web: echo 7305192846 6193847205 $PORT\n")
     monkeypatch.chdir(tmp_path)
     plan = build_plan(load_formation(Options(formation=("web=3",)), tmp_path))
-    for format_name in ("systemd", "upstart"):
+    for format_name in ("systemd", "upstart", "runit"):
         fast = render(format_name, plan, bytecode_cache=False)
         assert fast == _per_instance(monkeypatch, format_name, plan, bytecode_cache=False)
-    assert "7305192846 6193847205" in fast[f"{plan.app}-web-2.conf"].text
+        if format_name == "upstart":
+            assert "7305192846 6193847205" in fast[f"{plan.app}-web-2.conf"].text
+    assert "7305192846 6193847205" in fast[f"{plan.app}-web-2/run"].text
 
 
 def test_an_override_template_is_rendered_for_each_instance(monkeypatch, tmp_path):

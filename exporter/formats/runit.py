@@ -14,7 +14,7 @@ from pathlib import Path
 from exporter.errors import ExportError
 from exporter.formats import File, FileChange, Format, RenderContext, Rendering
 from exporter.formats.shell import main_argv, sh_env_files, shell_quote
-from exporter.plan import Plan
+from exporter.plan import Instance, Plan
 from exporter.rendering import generated_by
 
 # Where runsvdir looks on Debian (Void Linux: /var/service); next steps link into it.
@@ -39,13 +39,38 @@ def chpst_account(user: str, group: str | None) -> str:
 
 
 def render_runit(plan: Plan, context: RenderContext) -> Rendering:
+    from exporter.templating import instance_renderer
+
     files: Rendering = {}
     release = (plan.release,) if plan.release is not None else ()
+
+    def log_dir(instance: Instance) -> dict[str, str]:
+        return {"log_dir": _log_dir(plan, instance.full_name)}
+
     for process in (*release, *plan.processes):
         account = chpst_account(process.type.user, process.type.group)
         argv = main_argv(
             plan.shell, process.type.command, context.env_file_path(process), process.type.login
         )
+        values = {
+            "plan": plan,
+            "process": process,
+            "account": account,
+            # `user:` is the user and their login group, as chpst -u gives the app
+            "owner": f"{process.type.user}:{process.type.group or ''}",
+            "argv": argv,
+        }
+        # `run` last: runsvdir may start a runsv on the directory as soon as it appears
+        # (LOCATION used as runsvdir's directory), and runsv looks for log/ only then.
+        renderers = [
+            (path, instance_renderer(context.templates, template, log_dir, **values))
+            for path, template in (
+                ("control/t", "control_t.j2"),
+                ("control/k", "control_k.j2"),
+                ("log/run", "log_run.j2"),
+                ("run", "run.j2"),
+            )
+        ]
         for instance in process.instances:
             service = instance.full_name  # APP-T-N, APP-release
             if process in release:  # started by `sv once` (a `down` file keeps runsv from it)
@@ -53,26 +78,10 @@ def render_runit(plan: Plan, context: RenderContext) -> Rendering:
                 files[f"{service}/down"] = File(
                     generated_by(plan.procfile, note) + "\n", unit=service
                 )
-            values = {
-                "plan": plan,
-                "process": process,
-                "instance": instance,
-                "account": account,
-                # `user:` is the user and their login group, as chpst -u gives the app
-                "owner": f"{process.type.user}:{process.type.group or ''}",
-                "argv": argv,
-                "log_dir": _log_dir(plan, service),
-            }
-            # `run` last: runsvdir may start a runsv on the directory as soon as it appears
-            # (LOCATION used as runsvdir's directory), and runsv looks for log/ only then.
-            for path, template in (
-                ("control/t", "control_t.j2"),
-                ("control/k", "control_k.j2"),
-                ("log/run", "log_run.j2"),
-                ("run", "run.j2"),
-            ):
-                text = context.templates.get_template(template).render(values)
-                files[f"{service}/{path}"] = File(text, mode=SCRIPT, unit=service)
+            for path, render_instance in renderers:
+                files[f"{service}/{path}"] = File(
+                    render_instance(instance), mode=SCRIPT, unit=service
+                )
     return files | sh_env_files(plan)
 
 
