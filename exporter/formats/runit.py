@@ -44,7 +44,8 @@ def render_runit(plan: Plan, context: RenderContext) -> Rendering:
     files: Rendering = {}
     release = (plan.release,) if plan.release is not None else ()
 
-    def log_dir(instance: Instance) -> dict[str, str]:
+    def named_after(instance: Instance) -> dict[str, str]:
+        """What the templates get that is named after the instance."""
         return {"log_dir": _log_dir(plan, instance.full_name)}
 
     for process in (*release, *plan.processes):
@@ -63,7 +64,7 @@ def render_runit(plan: Plan, context: RenderContext) -> Rendering:
         # `run` last: runsvdir may start a runsv on the directory as soon as it appears
         # (LOCATION used as runsvdir's directory), and runsv looks for log/ only then.
         renderers = [
-            (path, instance_renderer(context.templates, template, log_dir, **values))
+            (path, instance_renderer(context.templates, template, named_after, **values))
             for path, template in (
                 ("control/t", "control_t.j2"),
                 ("control/k", "control_k.j2"),
