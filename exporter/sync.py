@@ -609,7 +609,7 @@ class _ExpectedManifest:
 
     def recorded(self) -> Mapping[str, Recorded]:
         """Each file's entry, made when read: the manifest of a large export is written
-        without holding a digest per file (10,000 files: 2.7 MB less at the peak)."""
+        without holding a digest per file (10,000 files: 2 MB less at planning's peak)."""
         assert self.key_dir is not None
         return _RecordedView(self.rendering, self.encoded, self.key_dir)
 
