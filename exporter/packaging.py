@@ -76,7 +76,10 @@ def check_manifest_is_not_written(
     if destination.manifest is None:
         return
     manifest = os.path.abspath(destination.manifest)
-    if os.path.isdir(manifest) or os.path.islink(manifest):
+    # LOCATION's own manifest, not named by --manifest: plan_sync refuses a link or directory
+    # there as it does any file in LOCATION, and --force replaces it
+    default = destination.manifest == destination.directory / default_name
+    if not default and (os.path.isdir(manifest) or os.path.islink(manifest)):
         raise ExportError(
             f"--manifest {destination.manifest}: is a directory or a symbolic link; name a file"
         )
@@ -101,13 +104,14 @@ def check_manifest_is_not_written(
             "choose another path"
         )
     if relative != default_name:  # no rendered path lies below the default manifest
+        below, beside = f"{relative}/", f"{directory}/"
         for path in rendering:
-            if path.startswith(f"{relative}/"):
+            if path.startswith(below):
                 raise ExportError(
                     f"--manifest {destination.manifest}: the export makes a directory there; "
                     "choose another path"
                 )
-            if directory and path.startswith(f"{directory}/"):
+            if directory and path.startswith(beside):
                 raise ExportError(
                     f"--manifest {destination.manifest}: lies in a directory the export "
                     "writes into; keep it outside LOCATION or directly in it"

@@ -210,6 +210,25 @@ def test_a_manifest_in_or_at_a_directory_the_export_makes_is_refused_before_any_
         assert list(out.iterdir()) == []
 
 
+def test_a_link_in_place_of_locations_own_manifest_is_refused_as_a_link_and_forced(
+    procexport, app, tmp_path
+):
+    """Not the --manifest message when no --manifest was given; --force replaces the link,
+    never its target."""
+    out, target = tmp_path / "out", tmp_path / "target"
+    out.mkdir()
+    target.write_text("not ours\n")
+    link = out / ".procexport.app.systemd.toml"
+    link.symlink_to(target)
+    refused = procexport("systemd", str(out), "-q", cwd=app)
+    assert refused.status == 2
+    assert "is a symbolic link inside LOCATION" in refused.stderr
+    assert "--manifest" not in refused.stderr
+    assert procexport("systemd", str(out), "-q", "--force", cwd=app).status == 0
+    assert not link.is_symlink() and link.read_text().startswith("#")
+    assert target.read_text() == "not ours\n"
+
+
 def test_a_manifest_of_its_own_beside_the_files_still_works(procexport, app, tmp_path):
     out = tmp_path / "out"
     args = ("--manifest", str(out / "state.toml"), "-q")
